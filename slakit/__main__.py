@@ -1,0 +1,5 @@
+"""`python -m slakit` is the `slakit` command."""
+
+from slakit.entry import main
+
+main()

@@ -1,0 +1,258 @@
+"""The `slakit` command line: parses, calls one function, maps errors to exit codes.
+
+Exit codes: 0 success, 1 a failure of the system under test or of the stack,
+2 bad input (one readable line per problem, never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slakit.errors import SlakitError
+from slakit.stack.config import StackConfig, load_stack_config
+
+app = typer.Typer(
+    help="Prove a self-hosted LLM + retrieval stack meets its SLAs, and know when it stops.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stack_app = typer.Typer(
+    help="The embedded reference stack: real Elasticsearch, real vLLM on CPU, the RAG "
+    "gateway, Prometheus and Alertmanager, all on loopback.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(stack_app, name="stack")
+out = Console()
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Stack config YAML (fields of StackConfig). "
+                 "Environment SLAKIT_STACK_* overrides it.", exists=False),
+]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Where logs, data and PIDs live [default: .slakit/stack]"),
+]
+
+
+def _stack_config(config: Path | None, state_dir: Path | None, **extra: object) -> StackConfig:
+    overrides = {k: v for k, v in {"state_dir": state_dir, **extra}.items() if v is not None}
+    return load_stack_config(config, **overrides)
+
+
+@stack_app.command("up")
+def stack_up(
+    engine: Annotated[
+        str | None, typer.Option(help="vllm (real, default) or sim (simulated, for fault tests)")
+    ] = None,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Start every part, wait until each answers its health check, index the corpus,
+    and print the URLs. On failure: names the part, shows its log's last lines, stops
+    what it started, exits 1."""
+    from slakit.stack import supervisor
+
+    cfg = _stack_config(config, state_dir, engine=engine)
+    parts = supervisor.up(cfg)
+    table = Table(title="slakit stack is up")
+    table.add_column("part")
+    table.add_column("url")
+    table.add_column("log")
+    for p in parts:
+        table.add_row(p.part, p.url, p.log)
+    out.print(table)
+
+
+@stack_app.command("status")
+def stack_status(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON list for scripts")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Health table: part, pid, URL, healthy, uptime. Exit 1 if any part is unhealthy."""
+    from slakit.stack import supervisor
+
+    rows = supervisor.status(_stack_config(config, state_dir))
+    if as_json:
+        print(json.dumps([
+            {"part": r.part, "pid": r.pid, "url": r.url, "healthy": r.healthy,
+             "uptime_s": round(r.uptime_s, 1)} for r in rows
+        ], indent=2))
+    else:
+        table = Table()
+        for col in ("part", "pid", "url", "healthy", "uptime"):
+            table.add_column(col)
+        for r in rows:
+            mark = "[green]yes[/green]" if r.healthy else "[red]no[/red]"
+            table.add_row(r.part, str(r.pid), r.url, mark, f"{r.uptime_s:.0f} s")
+        out.print(table if rows else "stack is not running")
+    if not rows or not all(r.healthy for r in rows):
+        raise typer.Exit(1)
+
+
+@stack_app.command("down")
+def stack_down(
+    purge: Annotated[bool, typer.Option(help="Also delete data, logs and indices")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Stop everything `up` started (by recorded PID, newest first)."""
+    from slakit.stack import supervisor
+
+    stopped = supervisor.down(_stack_config(config, state_dir), purge=purge)
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@stack_app.command("logs")
+def stack_logs(
+    part: Annotated[str, typer.Argument(help="elasticsearch, vllm, sim, gateway, prometheus, "
+                                        "alertmanager or webhook")],
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 40,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Print the last lines of one part's log."""
+    from slakit.stack import process, supervisor
+
+    path = supervisor.log_path(_stack_config(config, state_dir), part)
+    print("\n".join(process.tail(path, lines)))
+
+
+run_app = typer.Typer(help="Run load against a target and judge its SLOs.",
+                      no_args_is_help=True, rich_markup_mode="markdown")
+app.add_typer(run_app, name="run")
+
+
+@run_app.command("scenario")
+def run_scenario_cmd(
+    path: Annotated[Path, typer.Argument(help="Scenario YAML (see `slakit schema`)")],
+    target: Annotated[Path | None, typer.Option(
+        help="YAML with explicit target URLs, overriding the scenario's target")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Reports go to OUT/<run-id>/")] = Path(
+        "reports"),
+    baseline: Annotated[Path | None, typer.Option(
+        help="An earlier report.json (or its directory) to compare against")] = None,
+) -> None:
+    """Offer the scenario's load, pull server-side metrics for the same window, judge
+    every SLO and write report.json, junit.xml, summary.md and report.html.
+
+    Exit code: **0** every SLO met (or warn), **1** an SLO failed or was inconclusive,
+    or the run was cut short, **2** bad input or an unreachable target.
+    """
+    from slakit.scenario import load_scenario
+
+    load_scenario(path)  # bad input fails here, fast, before any load machinery loads
+    from slakit.run import run_scenario
+
+    report, run_dir = run_scenario(path, out_dir, baseline_path=baseline, target_file=target)
+    _print_verdict(report)
+    print(f"reports: {run_dir}/ (report.html, summary.md, junit.xml, report.json)")
+    raise typer.Exit(report.exit_code)
+
+
+def _print_verdict(report) -> None:
+    table = Table(title=f"{report.scenario_name}: {report.verdict.upper()}"
+                  + (f" (partial: {report.partial_reason})" if report.partial_reason else ""))
+    for col in ("slo", "objective", "measured", "samples", "verdict"):
+        table.add_column(col)
+    colours = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta"}
+    for r in report.slos:
+        c = colours[r.verdict]
+        table.add_row(r.name, r.objective, r.detail, str(r.samples), f"[{c}]{r.verdict}[/{c}]")
+    out.print(table)
+    for note in report.limits:
+        out.print(f"  limited by: {note}")
+
+
+@app.command("check")
+def check_cmd(
+    report_path: Annotated[Path, typer.Argument(metavar="REPORT",
+                                                help="report.json or its run directory")],
+    baseline: Annotated[Path | None, typer.Option(help="report to compare against")] = None,
+    max_regression: Annotated[float | None, typer.Option(
+        help="allowed worsening vs the baseline, in percent (e.g. 10)")] = None,
+) -> None:
+    """The CI gate on a stored report, without load. Exit 0 / 1 / 2 as `run scenario`."""
+    from slakit.gate import regate
+    from slakit.report.writer import load_report
+
+    report = regate(load_report(report_path), load_report(baseline) if baseline else None,
+                    max_regression / 100 if max_regression is not None else None)
+    _print_verdict(report)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("report")
+def report_cmd(
+    report_path: Annotated[Path, typer.Argument(metavar="REPORT")],
+    format: Annotated[str, typer.Option("--format", "-f", help="html, md or junit")] = "html",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="file to write [default: stdout]")] = None,
+) -> None:
+    """Re-render a stored report as HTML, Markdown or JUnit."""
+    from slakit.errors import InputError
+    from slakit.report.writer import RENDERERS, load_report
+
+    if format not in RENDERERS:
+        raise InputError(f"--format: expected one of {', '.join(RENDERERS)}, got {format!r}")
+    text = RENDERERS[format][1](load_report(report_path))
+    if output:
+        output.write_text(text)
+    else:
+        print(text)
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the scenario file's JSON Schema (for editors and CI linting)."""
+    from slakit.scenario import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@stack_app.command("check")
+def stack_check(config: ConfigOpt = None, state_dir: StateOpt = None) -> None:
+    """Send one real request through every part (search, stream, RAG, scrape, alerting)
+    and print what each answered. Exit 1 if any check fails."""
+    from slakit.stack.smoke import run_checks
+
+    results = run_checks(_stack_config(config, state_dir))
+    table = Table(title="stack check")
+    for col in ("check", "ok", "detail"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.name, "[green]ok[/green]" if r.ok else "[red]FAIL[/red]", r.detail)
+    out.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: SlakitError becomes its problems on stderr and its exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except SlakitError as exc:
+        for problem in exc.problems:
+            print(f"slakit: {problem}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except (click.exceptions.Exit, typer.Exit) as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        print("slakit: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

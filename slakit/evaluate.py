@@ -1,0 +1,245 @@
+"""Samples + server series -> SLI values -> verdicts, with pandas.
+
+Every SLO is computed over the evaluation window (after warm-up), on its scope (one
+request kind, or all), with the number of samples behind it. Too few samples is
+`inconclusive`, never `pass`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from slakit.metrics import Window
+from slakit.report.model import KindSummary, Point, SloResult, Verdict
+from slakit.scenario import Scenario, Slo, parse_relative
+from slakit.sli import CATALOGUE, PERCENTILES, Sli
+from slakit.units import parse_objective
+
+
+@dataclass
+class EvalWindow:
+    start: float  # end of warm-up
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.end - self.start, 1e-9)
+
+
+def in_window(samples: pd.DataFrame, window: EvalWindow) -> pd.DataFrame:
+    return samples[(samples["start"] >= window.start) & (samples["start"] <= window.end)]
+
+
+def _ok(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["error"].isna()]
+
+
+def per_request(frame: pd.DataFrame, sli: Sli) -> pd.Series:
+    """The SLI's per-request values of the successful requests in `frame`."""
+    ok = _ok(frame)
+    if sli.name == "latency":
+        return ok["latency_s"].astype(float)
+    if sli.name == "ttft":
+        return ok["ttft_s"].dropna().astype(float)
+    if sli.name == "tpot":
+        tokens = ok["tokens_out"].astype(float)
+        mask = ok["ttft_s"].notna() & (tokens > 1)
+        return ((ok["latency_s"] - ok["ttft_s"]) / (tokens - 1))[mask].astype(float)
+    if sli.name == "itl":
+        return pd.Series([g for gaps in ok["itl_s"] for g in gaps], dtype=float)
+    raise ValueError(f"{sli.name} has no per-request values")
+
+
+def _reduce(values: pd.Series, aggregation: str) -> float | None:
+    if values.empty:
+        return None
+    if aggregation in PERCENTILES:
+        return float(values.quantile(PERCENTILES[aggregation]))
+    return float(values.mean() if aggregation == "mean" else values.max())
+
+
+def client_value(frame: pd.DataFrame, slo: Slo, all_slos: list[Slo],
+                 window: EvalWindow) -> tuple[float | None, int]:
+    """(value, samples behind it) of a client-side SLO over `frame`."""
+    sli = CATALOGUE[slo.sli]
+    if sli.column or sli.name in ("latency", "itl"):
+        values = per_request(frame, sli)
+        return _reduce(values, slo.aggregation), len(values)
+    total = len(frame)
+    if sli.name == "error_rate":
+        return (frame["error"].notna().sum() / total if total else None), total
+    if sli.name == "throughput_rps":
+        return len(_ok(frame)) / window.seconds, total
+    if sli.name == "output_tokens_per_s":
+        return float(_ok(frame)["tokens_out"].fillna(0).sum()) / window.seconds, total
+    if sli.name == "goodput":
+        return (goodput_mask(frame, all_slos).mean() if total else None), total
+    raise ValueError(f"no client-side computation for {sli.name}")
+
+
+def goodput_mask(frame: pd.DataFrame, slos: list[Slo]) -> pd.Series:
+    """True for each request that succeeded and met every per-request objective."""
+    good = frame["error"].isna()
+    for slo in slos:
+        sli = CATALOGUE[slo.sli]
+        if not sli.per_request or slo.scope is not None:
+            continue
+        objective = parse_objective(slo.objective)
+        values = per_request_all(frame, sli)
+        good &= values.map(lambda v: pd.isna(v) or objective.holds(v))
+    return good
+
+
+def per_request_all(frame: pd.DataFrame, sli: Sli) -> pd.Series:
+    """Per-request values aligned to `frame`'s index (NaN where undefined)."""
+    if sli.name == "latency":
+        return frame["latency_s"]
+    if sli.name == "ttft":
+        return frame["ttft_s"]
+    tokens = frame["tokens_out"].astype(float)
+    return ((frame["latency_s"] - frame["ttft_s"]) / (tokens - 1)).where(tokens > 1)
+
+
+def judge(slo: Slo, value: float | None, samples: int, min_samples: int,
+             note: str = "") -> tuple[Verdict, str]:
+    sli = CATALOGUE[slo.sli]
+    if value is None:
+        return "inconclusive", note or "no samples in the evaluation window"
+    shown = format_value(value, sli.dimension)
+    if samples < min_samples:
+        return "inconclusive", f"{samples} samples, fewer than the {min_samples} required " \
+                               f"(measured {shown})"
+    objective = parse_objective(slo.objective)
+    measured = f"{slo.aggregation} {shown}"
+    if not objective.holds(value):
+        return "fail", f"{measured} breaks objective {slo.objective}"
+    if slo.warn and not parse_objective(slo.warn).holds(value):
+        return "warn", f"{measured} meets {slo.objective} but not the warning level {slo.warn}"
+    return "pass", f"{measured} meets {slo.objective}"
+
+
+def format_value(value: float, dimension: str) -> str:
+    if dimension == "seconds":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if dimension == "ratio":
+        return f"{value * 100:.2f}%"
+    if dimension == "per_second":
+        return f"{value:.2f}/s"
+    return f"{value:g}"
+
+
+def evaluate_slos(scenario: Scenario, samples: pd.DataFrame, window: EvalWindow,
+                  prometheus: Window | None) -> list[SloResult]:
+    """Every SLO of the scenario, judged over the evaluation window."""
+    frame = in_window(samples, window)
+    results = []
+    for slo in scenario.slos:
+        sli = CATALOGUE[slo.sli]
+        scoped = frame if slo.scope is None else frame[frame["kind"] == slo.scope]
+        note = ""
+        per_kind: dict[str, float | None] = {}
+        if sli.side == "client":
+            value, count = client_value(scoped, slo, scenario.slos, window)
+            if slo.scope is None:
+                for kind in scenario.kind_names():
+                    per_kind[kind] = client_value(frame[frame["kind"] == kind], slo,
+                                                  scenario.slos, window)[0]
+        elif prometheus is None:
+            value, count, note = None, 0, "no Prometheus URL for this target"
+        else:
+            server = prometheus.evaluate(sli, slo.aggregation)
+            value, count, note = server.value, server.samples, server.note
+        verdict, detail = judge(slo, value, count, scenario.gate.min_samples, note)
+        results.append(SloResult(
+            name=slo.name, sli=slo.sli, title=sli.title, side=sli.side,
+            aggregation=slo.aggregation, objective=slo.objective, warn=slo.warn,
+            scope=slo.scope, dimension=sli.dimension, value=value, samples=int(count),
+            verdict=verdict, detail=detail, per_kind=per_kind,
+        ))
+    return results
+
+
+def _pct(values: pd.Series, q: float) -> float | None:
+    return float(values.quantile(q)) if len(values) else None
+
+
+def summarise(frame: pd.DataFrame, window: EvalWindow) -> KindSummary:
+    ok = _ok(frame)
+    ttft = ok["ttft_s"].dropna().astype(float)
+    itl = per_request(frame, CATALOGUE["itl"])
+    tpot = per_request(frame, CATALOGUE["tpot"])
+    tokens = ok["tokens_out"].dropna()
+    return KindSummary(
+        requests=len(frame),
+        errors=int(frame["error"].notna().sum()),
+        error_rate=float(frame["error"].notna().mean()) if len(frame) else 0.0,
+        throughput_rps=len(ok) / window.seconds,
+        latency_p50=_pct(ok["latency_s"], 0.5), latency_p95=_pct(ok["latency_s"], 0.95),
+        latency_p99=_pct(ok["latency_s"], 0.99),
+        ttft_p50=_pct(ttft, 0.5), ttft_p95=_pct(ttft, 0.95), ttft_p99=_pct(ttft, 0.99),
+        tpot_p50=_pct(tpot, 0.5), itl_p50=_pct(itl, 0.5), itl_p99=_pct(itl, 0.99),
+        output_tokens_per_s=float(tokens.sum()) / window.seconds if len(tokens) else None,
+        errors_by_class={str(k): int(v) for k, v in frame["error"].value_counts().items()},
+    )
+
+
+def summarise_kinds(samples: pd.DataFrame, window: EvalWindow) -> dict[str, KindSummary]:
+    frame = in_window(samples, window)
+    kinds = {"all": summarise(frame, window)}
+    for kind, group in frame.groupby("kind"):
+        kinds[str(kind)] = summarise(group, window)
+    return kinds
+
+
+def timeseries(samples: pd.DataFrame) -> list[Point]:
+    """Per-second client series (by completion time), warm-up included for the plots."""
+    if samples.empty:
+        return []
+    frame = samples.assign(second=np.floor(samples["end"]).astype(int))
+    points = []
+    for second, group in frame.groupby("second"):
+        ok = _ok(group)
+        points.append(Point(
+            t=float(second), requests=len(group), errors=int(group["error"].notna().sum()),
+            latency_p50=_pct(ok["latency_s"], 0.5), latency_p95=_pct(ok["latency_s"], 0.95),
+            ttft_p95=_pct(ok["ttft_s"].dropna(), 0.95),
+            output_tokens=int(ok["tokens_out"].fillna(0).sum()),
+        ))
+    return points
+
+
+def overall(results: list[SloResult], inconclusive_fails: bool) -> tuple[Verdict, int]:
+    """The gate: 0 when all pass or warn; 1 on any fail (or inconclusive, by default)."""
+    verdicts = {r.verdict for r in results}
+    if "fail" in verdicts:
+        return "fail", 1
+    if "inconclusive" in verdicts:
+        return "inconclusive", 1 if inconclusive_fails else 0
+    return ("warn" if "warn" in verdicts else "pass"), 0
+
+
+def compare_baseline(results: list[SloResult], baseline: list[SloResult],
+                     slos: list[Slo]) -> list[SloResult]:
+    """Attach baseline values and relative change (+ is worse); fail relative objectives
+    (`baseline: within 10%`) that regressed more than allowed."""
+    by_name = {r.name: r for r in baseline}
+    relative = {s.name: s.baseline for s in slos}
+    out = []
+    for result in results:
+        old = by_name.get(result.name)
+        if old is None or old.value is None or result.value is None or old.value == 0:
+            out.append(result)
+            continue
+        higher_better = parse_objective(result.objective).higher_is_better
+        change = (result.value - old.value) / abs(old.value)
+        regression = -change if higher_better else change
+        update = {"baseline_value": old.value, "regression": regression}
+        allowed = relative.get(result.name)
+        if allowed and regression > parse_relative(allowed) and result.verdict != "inconclusive":
+            update |= {"verdict": "fail", "detail": f"{result.detail}; {regression:+.1%} vs "
+                       f"baseline {format_value(old.value, result.dimension)} (allowed {allowed})"}
+        out.append(result.model_copy(update=update))
+    return out

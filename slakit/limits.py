@@ -1,0 +1,81 @@
+""""What limited it": name the server-side signal that moved with an SLO violation.
+
+Rules a person would check first (waiting requests rising, KV cache full, one gateway
+stage dominating, errors by class, a generator that could not keep its rate), then the
+server series whose shape follows the client's p95 latency most closely.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from slakit.report.model import KindSummary, LoadInfo, Point, ServerSeries, SloResult
+
+
+def _values(series: list[ServerSeries], name: str) -> list[float]:
+    for s in series:
+        if s.name == name:
+            return [v for _, v in s.points]
+    return []
+
+
+def _rising(values: list[float]) -> tuple[float, float] | None:
+    if len(values) < 3:
+        return None
+    third = max(1, len(values) // 3)
+    first, last = float(np.mean(values[:third])), float(np.mean(values[-third:]))
+    return (first, last) if last > first + 0.5 else None
+
+
+def explain(slos: list[SloResult], kinds: dict[str, KindSummary], load: LoadInfo,
+            series: list[ServerSeries], points: list[Point]) -> list[str]:
+    """Short sentences naming what moved with the violation; empty when nothing failed."""
+    if not any(r.verdict in ("fail", "warn") for r in slos):
+        return []
+    notes = []
+    if waiting := _rising(_values(series, "vllm_queue_length")):
+        notes.append(f"vLLM waiting requests rose from {waiting[0]:.1f} to {waiting[1]:.1f}: "
+                     "requests queued for the engine")
+    kv = _values(series, "vllm_kv_cache_usage")
+    if kv and max(kv) >= 0.95:
+        notes.append(f"vLLM KV cache reached {max(kv):.0%}: the batch could not grow")
+    retrieve = _values(series, "gateway_retrieve_latency")
+    generate = _values(series, "gateway_generate_latency")
+    if retrieve and generate and np.mean(retrieve) > np.mean(generate):
+        notes.append("the gateway's retrieve stage (Elasticsearch) took longer than generation")
+    errors = kinds["all"].errors_by_class if "all" in kinds else {}
+    if errors:
+        listed = ", ".join(f"{n} × {cls}" for cls, n in sorted(errors.items(), key=lambda e: -e[1]))
+        notes.append(f"requests failed: {listed}")
+    if not load.kept_up:
+        notes.append(load.note)
+    if best := _correlated(series, points):
+        notes.append(best)
+    return notes
+
+
+def _correlated(series: list[ServerSeries], points: list[Point]) -> str | None:
+    """The server series most correlated (r >= 0.6) with the client's p95 latency."""
+    client = {int(p.t): p.latency_p95 for p in points if p.latency_p95 is not None}
+    if len(client) < 5:
+        return None
+    best = None
+    for s in series:
+        if len(s.points) < 5:
+            continue
+        pairs = [(v, _nearest(client, t)) for t, v in s.points]
+        pairs = [(a, b) for a, b in pairs if b is not None]
+        if len(pairs) < 5:
+            continue
+        a, b = np.array(pairs).T
+        if a.std() == 0 or b.std() == 0:
+            continue
+        r = float(np.corrcoef(a, b)[0, 1])
+        if r >= 0.6 and (best is None or r > best[0]):
+            best = (r, s.title)
+    return f"{best[1]} moved with client p95 latency (r = {best[0]:.2f})" if best else None
+
+
+def _nearest(client: dict[int, float], t: float) -> float | None:
+    window = [client[s] for s in range(int(t) - 2, int(t) + 3) if s in client]
+    return float(np.mean(window)) if window else None

@@ -1,0 +1,1 @@
+"""Load generation on Locust: request kinds, arrival schedules, runners, samples."""

@@ -1,0 +1,90 @@
+"""What the load sends: prompts for LLM kinds and queries for search kinds.
+
+Token lengths are approximate on the way out (one corpus word per requested token); the
+report uses the server's own `usage` counts wherever the server sends them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from pathlib import Path
+
+from slakit.errors import InputError
+from slakit.scenario import Distribution, PromptSource
+
+
+@functools.cache
+def _corpus_words() -> tuple[str, ...]:
+    from slakit.stack.corpus import passages
+
+    return tuple(w for p in passages(3000) for w in p.text.split())
+
+
+@functools.cache
+def _jsonl(path: Path) -> tuple[str, ...]:
+    prompts = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read prompts: {exc.strerror}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            prompts.append(str(json.loads(line)["prompt"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise InputError(f"{path}:{number}: expected a JSON object with a `prompt`") from None
+    if not prompts:
+        raise InputError(f"{path}: no prompts in the file")
+    return tuple(prompts)
+
+
+def draw_tokens(spec: int | Distribution, rng: random.Random) -> int:
+    """A token count from a fixed value or a distribution (at least 1)."""
+    if isinstance(spec, int):
+        return spec
+    if spec.dist == "uniform":
+        return rng.randint(spec.min, spec.max)
+    value = round(rng.gauss(spec.mean, spec.stddev))
+    if spec.min is not None:
+        value = max(spec.min, value)
+    if spec.max is not None:
+        value = min(spec.max, value)
+    return max(1, value)
+
+
+def make_prompt(source: PromptSource, tokens: int, rng: random.Random) -> str:
+    """A prompt of about `tokens` words from the configured source."""
+    if source.source == "text":
+        return source.text
+    if source.source == "jsonl":
+        return rng.choice(_jsonl(source.path))
+    words = _corpus_words()
+    start = rng.randrange(0, len(words) - tokens) if len(words) > tokens else 0
+    return " ".join(words[start:start + tokens])
+
+
+@functools.cache
+def _query_terms() -> tuple[str, ...]:
+    return tuple(sorted({w.strip(".,:;()[]'\"`").lower() for w in _corpus_words()
+                         if len(w) > 5 and w.isalpha()}))
+
+
+def search_query(source: str | Path, rng: random.Random) -> str:
+    """Two corpus terms, or a line from a query file."""
+    if source == "corpus_terms":
+        return " ".join(rng.sample(_query_terms(), 2))
+    return rng.choice(_query_file(Path(source)))
+
+
+@functools.cache
+def _query_file(path: Path) -> tuple[str, ...]:
+    try:
+        queries = tuple(q for q in path.read_text().splitlines() if q.strip())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read queries: {exc.strerror}") from None
+    if not queries:
+        raise InputError(f"{path}: no queries in the file")
+    return queries

@@ -1,0 +1,83 @@
+"""Per-request samples, streamed to disk as JSON lines while the run goes.
+
+Flushed at least every `FLUSH_S` seconds, so a crash or Ctrl-C loses at most the last
+second. Each process (the local runner, or each distributed worker) writes its own
+`samples-*.jsonl`; reading a run concatenates them into one DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FLUSH_S = 0.5
+
+
+@dataclass
+class Sample:
+    """One request as the client saw it. Times are epoch seconds; durations seconds."""
+
+    kind: str
+    start: float
+    end: float = 0.0
+    status: int = 0  # HTTP status, 0 when no response arrived
+    error: str | None = None  # error class; None for a success
+    ttft_s: float | None = None
+    itl_s: list[float] = field(default_factory=list)  # gaps between token arrivals
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    late_s: float = 0.0  # open loop: how far behind its scheduled start it went out
+    trace_id: str = ""
+
+    @property
+    def latency_s(self) -> float:
+        return self.end - self.start
+
+
+class SampleWriter:
+    """Appends samples as JSON lines; flushes every FLUSH_S seconds and on close."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = path.open("a", buffering=1 << 16)
+        self._last_flush = time.monotonic()
+        self.count = 0
+
+    def write(self, sample: Sample) -> None:
+        record = asdict(sample)
+        record["latency_s"] = sample.latency_s
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.count += 1
+        if time.monotonic() - self._last_flush >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+COLUMNS = ["kind", "start", "end", "latency_s", "status", "error", "ttft_s", "itl_s",
+           "tokens_in", "tokens_out", "late_s", "trace_id"]
+
+
+def read_samples(run_dir: Path) -> pd.DataFrame:
+    """All samples of a run (every samples-*.jsonl), sorted by start; a torn last line
+    (the process died mid-write) is dropped, not fatal."""
+    records = []
+    for path in sorted(run_dir.glob("samples-*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    return frame.sort_values("start", kind="stable").reset_index(drop=True)

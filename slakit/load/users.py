@@ -1,0 +1,114 @@
+"""The Locust user and load shapes slakit runs, built from a scenario.
+
+One lean `FastHttpUser` picks a request kind per request by weight (seeded), so the mix
+is exact in both closed-loop (`users`) and open-loop (`rate`) modes. In open loop each
+user takes the next due time from a shared ArrivalSchedule and records how late it went.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import gevent
+from locust import FastHttpUser, LoadTestShape, constant, task
+
+from slakit.load.arrivals import ArrivalSchedule
+from slakit.load.kinds import EXECUTORS, Executor
+from slakit.load.samples import Sample, SampleWriter
+from slakit.scenario import Scenario
+from slakit.target import ResolvedTarget
+
+
+@dataclass
+class Plan:
+    """Everything the users of one process share: kinds, schedule, sample sink."""
+
+    names: list[str]
+    weights: list[float]
+    executors: list[Executor]
+    writer: SampleWriter
+    rng: random.Random
+    schedule: ArrivalSchedule | None = None
+    think_time: float = 0.0
+    recent_ttft: list[float] = field(default_factory=list)
+
+    def pick(self) -> int:
+        return self.rng.choices(range(len(self.names)), self.weights)[0]
+
+
+def build_plan(scenario: Scenario, target: ResolvedTarget, writer: SampleWriter,
+               *, rps: float | None = None, arrivals: str = "poisson",
+               seed_offset: int = 0) -> Plan:
+    rng = random.Random(scenario.seed * 1000 + seed_offset)
+    return Plan(
+        names=scenario.kind_names(),
+        weights=[k.weight for k in scenario.workload],
+        executors=[EXECUTORS[k.kind](k, target, rng) for k in scenario.workload],
+        writer=writer,
+        rng=rng,
+        schedule=ArrivalSchedule(rps, arrivals, seed=scenario.seed + seed_offset) if rps else None,
+        think_time=scenario.load.users.think_time if scenario.load.users else 0.0,
+    )
+
+
+def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
+    """A FastHttpUser class bound to `plan` (absolute URLs, so `host` is a placeholder)."""
+
+    class SlakitUser(FastHttpUser):
+        host = "http://127.0.0.1"
+        network_timeout = timeout_s
+        connection_timeout = min(5.0, timeout_s)
+        wait_time = constant(plan.think_time)
+
+        @task
+        def one_request(self) -> None:
+            late = 0.0
+            if plan.schedule is not None:
+                due = plan.schedule.next_due()
+                delay = due - time.time()
+                if delay > 0:
+                    gevent.sleep(delay)
+                else:
+                    late = -delay
+            index = plan.pick()
+            sample = Sample(plan.names[index], time.time(), late_s=late)
+            plan.executors[index](self.client, sample)
+            plan.writer.write(sample)
+            if sample.ttft_s is not None:
+                self.environment.events.request.fire(
+                    request_type="TTFT", name=sample.kind, response_time=sample.ttft_s * 1000,
+                    response_length=0, exception=None, context={})
+
+    return SlakitUser
+
+
+def make_shape(steps: list[tuple[float, int, float]]) -> type[LoadTestShape]:
+    """A shape from (duration_s, users, spawn_rate) steps; stops after the last."""
+
+    class StepsShape(LoadTestShape):
+        def tick(self):
+            elapsed = self.get_run_time()
+            for end, users, rate in _cumulative(steps):
+                if elapsed < end:
+                    return users, rate
+            return None
+
+    return StepsShape
+
+
+def _cumulative(steps: list[tuple[float, int, float]]):
+    end = 0.0
+    for duration, users, rate in steps:
+        end += duration
+        yield end, users, rate
+
+
+def shape_steps(scenario: Scenario, duration: float | None = None) -> list[tuple[float, int, float]]:
+    """The run's user steps: the `users` stages, or one open-loop step at max concurrency."""
+    load = scenario.load
+    if load.users:
+        return [(s.duration, s.users, s.spawn_rate) for s in load.users.stages]
+    concurrency = (load.rate or load.sweep).max_concurrency
+    return [(duration, concurrency, float(concurrency))]

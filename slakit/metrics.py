@@ -1,0 +1,108 @@
+"""Server-side series from Prometheus over exactly a run's window.
+
+Instant queries for histogram quantiles over the window, range queries for gauges and
+for the report's server-side plots (same time axis as the client samples). Every query
+goes through prometheus-api-client; "no data" is a result, not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from requests.exceptions import RequestException
+
+from slakit.report.model import ServerSeries
+from slakit.sli import CATALOGUE, PERCENTILES, Sli
+
+STEP_S = 5  # the embedded stack's scrape interval
+PLOT_WINDOW = "30s"  # rolling window for histogram quantiles over time
+
+
+@dataclass
+class ServerValue:
+    value: float | None
+    samples: int
+    promql: str
+    note: str = ""
+
+
+def _ts(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+class Window:
+    """Queries against one Prometheus for one run window [start, end]."""
+
+    def __init__(self, url: str, start: float, end: float) -> None:
+        self.prom = PrometheusConnect(url=url, disable_ssl=True)
+        self.start = start
+        self.end = end
+
+    def _instant(self, promql: str) -> float | None:
+        try:
+            result = self.prom.custom_query(promql, params={"time": self.end})
+        except (PrometheusApiClientException, RequestException, ValueError):
+            return None
+        values = [float(r["value"][1]) for r in result]
+        finite = [v for v in values if np.isfinite(v)]
+        return max(finite) if finite else None
+
+    def _range(self, promql: str) -> list[tuple[float, float]]:
+        try:
+            result = self.prom.custom_query_range(
+                promql, start_time=_ts(self.start), end_time=_ts(self.end), step=f"{STEP_S}s")
+        except (PrometheusApiClientException, RequestException, ValueError):
+            return []
+        points: dict[float, float] = {}
+        for series in result:
+            for t, v in series["values"]:
+                if np.isfinite(float(v)):
+                    points[float(t)] = max(points.get(float(t), float("-inf")), float(v))
+        return sorted(points.items())
+
+    def _window(self) -> str:
+        return f"{max(int(self.end - self.start), 2 * STEP_S)}s"
+
+    def evaluate(self, sli: Sli, aggregation: str) -> ServerValue:
+        """The SLI's value over the window, trying older metric names when needed."""
+        for promql in (sli.promql, *sli.alternatives):
+            if sli.histogram:
+                query = promql.format(q=PERCENTILES[aggregation], window=self._window())
+                count = self._instant(f"sum(increase({sli.histogram}[{self._window()}]))")
+                value = self._instant(query)
+                if value is not None:
+                    return ServerValue(value, round(count or 0), query)
+                continue
+            points = [v for _, v in self._range(promql)]
+            if points:
+                return ServerValue(_aggregate(points, aggregation), len(points), promql)
+        return ServerValue(None, 0, sli.promql.format(q="…", window="…"),
+                           f"no data in Prometheus for {sli.name} (is its exporter scraped?)")
+
+    def series(self, sli: Sli) -> ServerSeries:
+        """The SLI over time for plots: gauges as they are, histograms as rolling p95."""
+        for promql in (sli.promql, *sli.alternatives):
+            query = promql.format(q=0.95, window=PLOT_WINDOW) if sli.histogram else promql
+            points = self._range(query)
+            if points:
+                return ServerSeries(name=sli.name, title=sli.title, unit=sli.dimension,
+                                    promql=query, points=points)
+        return ServerSeries(name=sli.name, title=sli.title, unit=sli.dimension,
+                            promql=sli.promql, note="no data in this window")
+
+
+def _aggregate(points: list[float], aggregation: str) -> float:
+    if aggregation == "max":
+        return max(points)
+    if aggregation == "mean":
+        return float(np.mean(points))
+    return float(np.quantile(points, PERCENTILES[aggregation]))
+
+
+def server_series(url: str, start: float, end: float) -> list[ServerSeries]:
+    """Every server-side SLI of the catalogue over the window, for the report's plots."""
+    window = Window(url, start, end)
+    return [window.series(sli) for sli in CATALOGUE.values() if sli.side == "server"]

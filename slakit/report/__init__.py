@@ -1,0 +1,1 @@
+"""Reports of a run: report.json (the source of truth) rendered as JUnit, Markdown, HTML."""

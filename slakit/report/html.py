@@ -1,0 +1,60 @@
+"""A single self-contained HTML file: opens from disk or a CI artifact, offline.
+
+No scripts, no network: CSS is inline and plots are inline SVG, so the file is the
+whole report and shows the same in ten years. Autoescaping is on; only the SVG that
+`plots` made is inserted as markup.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from slakit.report.formatting import verdict_word
+from slakit.report.model import Report
+from slakit.report.plots import PLOTS
+from slakit.report.tables import (
+    alert_table,
+    capacity_text,
+    kind_table,
+    load_lines,
+    partial_text,
+    run_facts,
+    slo_table,
+    sweep_table,
+    verdict_tally,
+)
+
+_ENV = Environment(loader=PackageLoader("slakit.report", "templates"), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["verdict_word"] = verdict_word
+
+
+def _plots(report: Report) -> list[dict]:
+    """The plots this report has data for, in reading order."""
+    found = []
+    for key, (title, plot) in PLOTS.items():
+        svg = plot(report)
+        if svg:
+            found.append({"key": key, "title": title, "svg": Markup(svg)})
+    return found
+
+
+def render_html(report: Report) -> str:
+    """The report as one HTML document."""
+    return _ENV.get_template("report.html.j2").render(
+        report=report,
+        tally=verdict_tally(report.slos),
+        facts=run_facts(report),
+        slos=slo_table(report.slos),
+        plots=_plots(report),
+        kinds=kind_table(report.kinds),
+        load=load_lines(report),
+        partial=partial_text(report) if report.status == "partial" else None,
+        sweep=sweep_table(report) if report.sweep else None,
+        capacity=capacity_text(report) if report.sweep else None,
+        alerts=alert_table(report),
+        scenario_json=json.dumps(report.scenario, indent=2, sort_keys=True),
+    )

@@ -1,0 +1,78 @@
+"""Markdown for a CI job summary or PR comment: the verdict first, then why.
+
+GitHub-flavoured tables, no emoji and no HTML, so it reads the same in a terminal, a
+job summary and a review thread. Cell text is escaped: a `|` or `<` in a scenario name
+must not break the table or inject markup into a PR comment.
+"""
+
+from __future__ import annotations
+
+import re
+
+from slakit.report.formatting import verdict_word
+from slakit.report.model import Report
+from slakit.report.tables import (
+    Table,
+    alert_table,
+    capacity_text,
+    kind_table,
+    load_lines,
+    partial_text,
+    run_facts,
+    slo_table,
+    sweep_table,
+    verdict_tally,
+)
+
+
+def md_text(text: str) -> str:
+    """Text safe inside a table cell or a line: no pipes, newlines or HTML tags.
+
+    Only a `<` that could open a tag is escaped, so `< 500ms` still reads as written in
+    the raw Markdown of a job log.
+    """
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(table: Table) -> list[str]:
+    lines = ["| " + " | ".join(map(md_text, table.headers)) + " |",
+             "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(map(md_text, row)) + " |" for row in table.rows]
+    return lines
+
+
+def _headline(report: Report) -> list[str]:
+    tally = ", ".join(f"{n} {verdict_word(v)}" for v, n in verdict_tally(report.slos))
+    lines = [f"## slakit: {verdict_word(report.verdict)} ({md_text(report.scenario_name)})", "",
+             f"{len(report.slos)} SLOs: {tally or 'none defined'}."]
+    if report.status == "partial":
+        lines += ["", f"> **WARNING: partial run.** {md_text(partial_text(report))}"]
+    return lines
+
+
+def _section(title: str, body: list[str]) -> list[str]:
+    return ["", f"### {title}", "", *body]
+
+
+def _bullets(items: list[str]) -> list[str]:
+    return [f"- {md_text(item)}" for item in items]
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown, headline verdict first."""
+    lines = _headline(report)
+    lines += ["", *(f"- **{label}:** {md_text(value)}" for label, value in run_facts(report))]
+    lines += _section("Objectives", md_table(slo_table(report.slos)) if report.slos
+                      else ["No SLOs were defined."])
+    lines += _section("Per request kind", md_table(kind_table(report.kinds)))
+    lines += _section("Load", _bullets(load_lines(report)))
+    if report.sweep:
+        lines += _section("Sweep", [*md_table(sweep_table(report)), "",
+                                    md_text(capacity_text(report))])
+    if report.limits:
+        lines += _section("What limited it", _bullets(report.limits))
+    alerts = alert_table(report)
+    lines += _section("Alerts", md_table(alerts) if alerts.rows else ["No alerts fired."])
+    lines += ["", f"_slakit report, schema version {report.schema_version}_"]
+    return "\n".join(lines) + "\n"

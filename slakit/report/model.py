@@ -1,0 +1,122 @@
+"""The report: everything needed to re-render and re-gate a run, versioned.
+
+`report.json` is this model serialised. Renderers (JUnit, Markdown, HTML) read only this;
+`slakit check` re-gates from it (and from the samples beside it) without sending load.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+Verdict = Literal["pass", "warn", "fail", "inconclusive"]
+
+
+class SloResult(BaseModel):
+    """One objective's verdict, with the measured value and how many samples back it."""
+
+    name: str
+    sli: str
+    title: str  # the SLI's human title
+    side: Literal["client", "server"]
+    aggregation: str
+    objective: str  # as written, e.g. "< 500ms"
+    warn: str | None = None
+    scope: str | None = None
+    dimension: str  # seconds | ratio | per_second | number
+    value: float | None = None  # in the SLI's base unit (seconds, ratio 0..1, per second)
+    samples: int = 0
+    verdict: Verdict
+    detail: str = ""  # one line: why this verdict (e.g. "p95 812 ms > 500 ms")
+    per_kind: dict[str, float | None] = Field(default_factory=dict)
+    baseline_value: float | None = None
+    regression: float | None = None  # relative change vs baseline; + means worse
+
+
+class KindSummary(BaseModel):
+    """Per request kind (and `all`): counts and the headline percentiles."""
+
+    requests: int
+    errors: int
+    error_rate: float
+    throughput_rps: float
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+    latency_p99: float | None = None
+    ttft_p50: float | None = None
+    ttft_p95: float | None = None
+    ttft_p99: float | None = None
+    tpot_p50: float | None = None
+    itl_p50: float | None = None
+    itl_p99: float | None = None
+    output_tokens_per_s: float | None = None
+    errors_by_class: dict[str, int] = Field(default_factory=dict)
+
+
+class Point(BaseModel):
+    """One second-bucket of the client time series (times: epoch seconds)."""
+
+    t: float
+    requests: int
+    errors: int
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+    ttft_p95: float | None = None
+    output_tokens: int = 0
+
+
+class ServerSeries(BaseModel):
+    """A server-side series over the run window, as Prometheus returned it."""
+
+    name: str
+    title: str
+    unit: str  # seconds | ratio | number | per_second
+    promql: str
+    points: list[tuple[float, float]] = Field(default_factory=list)
+    note: str = ""  # e.g. "no data: the exporter is not scraped"
+
+
+class SweepStep(BaseModel):
+    rate: float
+    achieved_rps: float
+    verdict: Verdict
+    slos: list[SloResult]
+
+
+class LoadInfo(BaseModel):
+    mode: Literal["users", "rate", "sweep"]
+    requested_rps: float | None = None
+    achieved_rps: float
+    kept_up: bool = True
+    note: str = ""  # says so when the target could not keep the requested rate
+    late_share: float = 0.0  # open loop: share of requests that went out late (>10 ms)
+    workers: int = 0
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    scenario_name: str
+    scenario_path: str
+    scenario: dict  # the validated scenario, as JSON
+    target: dict
+    started_at: float
+    ended_at: float
+    warmup_end: float
+    status: Literal["complete", "partial"]
+    partial_reason: str | None = None
+    load: LoadInfo
+    slos: list[SloResult]
+    kinds: dict[str, KindSummary]  # includes "all"
+    timeseries: list[Point]
+    server: list[ServerSeries]
+    sweep: list[SweepStep] = Field(default_factory=list)
+    capacity_rps: float | None = None  # sweep: highest rate at which every SLO held
+    limits: list[str] = Field(default_factory=list)  # "what limited it"
+    alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
+    baseline_run_id: str | None = None
+    verdict: Verdict
+    exit_code: int

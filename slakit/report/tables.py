@@ -1,0 +1,194 @@
+"""The tables and facts a report shows, built once for Markdown and HTML alike.
+
+Both renderers lay out the same rows; only the markup differs. Cells are finished strings
+(formatted by `formatting`), so a renderer never formats a value itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slakit.report.formatting import (
+    MISSING,
+    fmt_change,
+    fmt_time,
+    fmt_value,
+    verdict_word,
+)
+from slakit.report.model import KindSummary, Report, SloResult
+
+
+@dataclass
+class Table:
+    """Headers, rows of cell text, and (optionally) each row's verdict for colouring."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    verdicts: list[str] = field(default_factory=list)
+
+
+def verdict_tally(slos: list[SloResult]) -> list[tuple[str, int]]:
+    """(verdict, count) for the verdicts present, worst first: the headline's summary."""
+    counts = Counter(s.verdict for s in slos)
+    return [(v, counts[v]) for v in ("fail", "inconclusive", "warn", "pass") if counts[v]]
+
+
+def sli_text(slo: SloResult) -> str:
+    """`Time to first token p95 (rag)`: what is measured, how aggregated, over which kind."""
+    scope = f" ({slo.scope})" if slo.scope else ""
+    how = "" if slo.aggregation in ("ratio", "rate") else f" {slo.aggregation}"  # said by title
+    return f"{slo.title}{how}{scope}"
+
+
+def objective_text(slo: SloResult) -> str:
+    return f"{slo.objective} (warn {slo.warn})" if slo.warn else slo.objective
+
+
+def slo_table(slos: list[SloResult]) -> Table:
+    """One row per SLO; baseline columns only when some SLO was compared to one."""
+    with_baseline = any(s.baseline_value is not None for s in slos)
+    headers = ["SLO", "SLI", "Objective", "Measured", "Samples", "Verdict", "Detail"]
+    if with_baseline:
+        headers += ["Baseline", "Change (+ = worse)"]
+    rows = []
+    for s in slos:
+        row = [s.name, sli_text(s), objective_text(s), fmt_value(s.value, s.dimension),
+               f"{s.samples:,}", verdict_word(s.verdict), s.detail]
+        if with_baseline:
+            row += [fmt_value(s.baseline_value, s.dimension), fmt_change(s.regression)]
+        rows.append(row)
+    return Table(headers, rows, [s.verdict for s in slos])
+
+
+_KIND_COLUMNS = [
+    ("Requests", None, "requests"), ("Errors", None, "errors"),
+    ("Error rate", "ratio", "error_rate"), ("Throughput", "per_second", "throughput_rps"),
+    ("Latency p50", "seconds", "latency_p50"), ("Latency p95", "seconds", "latency_p95"),
+    ("Latency p99", "seconds", "latency_p99"), ("TTFT p50", "seconds", "ttft_p50"),
+    ("TTFT p95", "seconds", "ttft_p95"),
+]
+
+
+def _kind_row(name: str, kind: KindSummary) -> list[str]:
+    cells = [name]
+    for _, dimension, attr in _KIND_COLUMNS:
+        value = getattr(kind, attr)
+        cells.append(f"{value:,}" if dimension is None else fmt_value(value, dimension))
+    return cells
+
+
+def kind_table(kinds: dict[str, KindSummary]) -> Table:
+    """Per request kind, `all` first: the headline numbers a reader scans for."""
+    order = sorted(kinds, key=lambda name: (name != "all", name))
+    return Table(["Kind", *(c[0] for c in _KIND_COLUMNS)],
+                 [_kind_row(name, kinds[name]) for name in order])
+
+
+def sweep_table(report: Report) -> Table:
+    """One row per sweep step: offered rate, achieved rate, verdict, each SLO's value."""
+    names = list(dict.fromkeys(s.name for step in report.sweep for s in step.slos))
+    rows = []
+    for step in report.sweep:
+        by_name = {s.name: s for s in step.slos}
+        values = [fmt_value(by_name[n].value, by_name[n].dimension) if n in by_name
+                  else MISSING for n in names]
+        rows.append([fmt_value(step.rate, "per_second"), fmt_value(step.achieved_rps,
+                     "per_second"), verdict_word(step.verdict), *values])
+    return Table(["Offered", "Achieved", "Verdict", *names], rows,
+                 [step.verdict for step in report.sweep])
+
+
+def capacity_text(report: Report) -> str:
+    if report.capacity_rps is None:
+        return "No offered rate met every SLO."
+    return (f"Capacity: {fmt_value(report.capacity_rps, 'per_second')}, the highest offered "
+            "rate at which every SLO held.")
+
+
+def _when(text: str) -> str:
+    try:
+        return fmt_time(datetime.fromisoformat(text).timestamp())
+    except ValueError:
+        return text
+
+
+def alert_table(report: Report) -> Table:
+    """Alerts seen in the window, once each, with their last status.
+
+    Entries are webhook records (`{"received_at", "notification": {"alerts": [...]}}`) or
+    bare Alertmanager alerts; Alertmanager re-sends an alert while it fires, so repeats
+    of one alert (same labels, same start) collapse into one row.
+    """
+    latest: dict[tuple, dict] = {}
+    for record in report.alerts:
+        payload = record.get("notification", record)
+        for alert in payload.get("alerts", [payload]):
+            labels = alert.get("labels", {})
+            latest[(tuple(sorted(labels.items())), alert.get("startsAt", ""))] = alert
+    rows = []
+    for alert in latest.values():
+        labels, notes = alert.get("labels", {}), alert.get("annotations", {})
+        rows.append([labels.get("alertname", "?"), labels.get("severity", MISSING),
+                     alert.get("status", MISSING), _when(alert.get("startsAt", MISSING)),
+                     notes.get("summary") or notes.get("description") or ""])
+    return Table(["Alert", "Severity", "Status", "Started", "Summary"], rows)
+
+
+def partial_text(report: Report) -> str:
+    """Why a partial run is partial, and what that means for its verdicts."""
+    reason = (report.partial_reason or "the run ended early").rstrip(".")
+    return f"{reason}. Verdicts cover only the part that ran."
+
+
+def target_text(target: dict) -> str:
+    """`vllm, model slakit-tiny, gateway http://…`: the target's set fields, key first."""
+    parts = [str(target["engine"])] if target.get("engine") else []
+    parts += [f"{key} {value}" for key, value in target.items() if value and key != "engine"]
+    return ", ".join(parts)
+
+
+def run_facts(report: Report) -> list[tuple[str, str]]:
+    """The header's label/value pairs: which run, of what, against what, when."""
+    span = fmt_value(report.ended_at - report.started_at, "seconds")
+    warmup = report.warmup_end - report.started_at
+    facts = [
+        ("Run", report.run_id),
+        ("Scenario", f"{report.scenario_name} ({report.scenario_path})"),
+        ("Target", target_text(report.target)),
+        ("Started", fmt_time(report.started_at)),
+        ("Duration", span + (f", of which warm-up {fmt_value(warmup, 'seconds')}"
+                             if warmup > 0 else "")),
+        ("Exit code", str(report.exit_code)),
+    ]
+    if report.baseline_run_id:
+        facts.append(("Baseline run", report.baseline_run_id))
+    return facts
+
+
+_MODES = {"users": "closed loop (simulated users)", "rate": "open loop at a fixed rate",
+          "sweep": "rate sweep"}
+
+
+def load_lines(report: Report) -> list[str]:
+    """How the load was offered and whether the target (or slakit) kept the pace."""
+    load = report.load
+    achieved = fmt_value(load.achieved_rps, "per_second")
+    lines = [f"Mode: {_MODES[load.mode]}."]
+    if load.requested_rps is not None:
+        lines.append(f"Requested {fmt_value(load.requested_rps, 'per_second')}, "
+                     f"achieved {achieved}.")
+    else:
+        lines.append(f"Achieved {achieved}.")
+    if not load.kept_up:
+        lines.append("Did not keep up with the requested rate" +
+                     (f": {load.note}" if load.note else "."))
+    elif load.note:
+        lines.append(load.note)
+    if load.late_share > 0:
+        lines.append(f"{fmt_value(load.late_share, 'ratio')} of requests went out late "
+                     "(more than 10 ms after their scheduled time).")
+    if load.workers > 1:
+        lines.append(f"Load came from {load.workers} worker processes.")
+    return lines

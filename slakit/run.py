@@ -1,0 +1,220 @@
+"""`slakit run scenario`: resolve the target, offer the load, collect server series,
+judge every SLO, write the reports. The exit code is the CI gate."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from slakit import evaluate as ev
+from slakit.errors import InputError
+from slakit.limits import explain
+from slakit.load.runner import StepResult, run_step
+from slakit.load.samples import read_samples
+from slakit.metrics import STEP_S, Window, server_series
+from slakit.report.model import LoadInfo, Report, SweepStep
+from slakit.report.writer import load_report, write_reports
+from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
+from slakit.stack import supervisor
+from slakit.stack.config import StackConfig, load_stack_config
+from slakit.stack.parts import alerts_file
+from slakit.stack.webhook import read_alerts
+from slakit.target import ResolvedTarget, check_reachable, from_explicit, from_stack
+from slakit.yamlconf import load_model
+
+LATE_S = 0.05  # an open-loop request sent this late counts as late
+MAX_LATE_SHARE = 0.05
+RATE_TOLERANCE = 0.05
+
+
+def _embedded(scenario: Scenario, spec: EmbeddedTarget) -> tuple[StackConfig, bool]:
+    """The embedded stack for this run: reuse a matching one, else bring it up."""
+    cfg = load_stack_config(None, engine=spec.engine, sim={**_sim_defaults(), **spec.sim})
+    running = supervisor.running_engine(cfg)
+    if running is not None:
+        engine, sim = running
+        if engine != spec.engine or (engine == "sim" and sim != cfg.sim.model_dump()):
+            raise InputError(
+                f"target: the embedded stack in {cfg.state_dir} runs engine {engine!r} "
+                f"with other settings than this scenario needs ({spec.engine!r}); "
+                "run `slakit stack down` first, or use another SLAKIT_STACK_STATE_DIR")
+        return cfg, False
+    supervisor.up(cfg)
+    return cfg, True
+
+
+def _sim_defaults() -> dict:
+    return StackConfig().sim.model_dump()
+
+
+def resolve_target(scenario: Scenario, target_file: Path | None):
+    """(ResolvedTarget, stack config or None, whether this run started the stack)."""
+    if target_file is not None:
+        return from_explicit(load_model(target_file, ExplicitTarget)), None, False
+    if isinstance(scenario.target, EmbeddedTarget):
+        cfg, started = _embedded(scenario, scenario.target)
+        return from_stack(cfg), cfg, started
+    return from_explicit(scenario.target), None, False
+
+
+def run_scenario(path: Path, out_root: Path, baseline_path: Path | None = None,
+                 target_file: Path | None = None) -> tuple[Report, Path]:
+    scenario = load_scenario(path)
+    baseline = load_report(baseline_path) if baseline_path else None
+    target, stack_cfg, started_stack = resolve_target(scenario, target_file)
+    try:
+        check_reachable(scenario, target)
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
+        run_dir = out_root / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if scenario.load.sweep:
+            report = _sweep(scenario, path, target, run_dir, stack_cfg)
+        else:
+            rate = scenario.load.rate
+            step = run_step(scenario, path, target, run_dir,
+                            rps=rate.rps if rate else None,
+                            duration=rate.duration if rate else None,
+                            arrivals=rate.arrivals if rate else "poisson", label=scenario.name)
+            report = _report(scenario, path, target, run_id, [step], read_samples(run_dir),
+                             stack_cfg)
+        if baseline is not None:
+            report = with_baseline(report, baseline, scenario)
+        write_reports(report, run_dir)
+        return report, run_dir
+    finally:
+        if started_stack and not scenario.target.keep:
+            supervisor.down(stack_cfg)
+
+
+def with_baseline(report: Report, baseline: Report, scenario: Scenario) -> Report:
+    slos = ev.compare_baseline(report.slos, baseline.slos, scenario.slos)
+    verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
+    if report.status == "partial":
+        verdict, code = ("fail" if verdict == "pass" else verdict), 1
+    return report.model_copy(update={"slos": slos, "verdict": verdict, "exit_code": code,
+                                     "baseline_run_id": baseline.run_id})
+
+
+def _load_info(scenario: Scenario, frame: pd.DataFrame, window: ev.EvalWindow,
+               requested: float | None) -> LoadInfo:
+    frame = ev.in_window(frame, window)
+    achieved = len(frame) / window.seconds
+    late_share = float((frame["late_s"] > LATE_S).mean()) if len(frame) else 0.0
+    info = LoadInfo(mode=scenario.load.mode, requested_rps=requested, achieved_rps=achieved,
+                    late_share=late_share,
+                    workers=scenario.load.distributed.workers if scenario.load.distributed else 0)
+    if requested:
+        short = achieved < requested * (1 - RATE_TOLERANCE)
+        if short or late_share > MAX_LATE_SHARE:
+            info.kept_up = False
+            info.note = (f"the requested {requested:g} req/s was not kept: {achieved:.2f} req/s "
+                         f"achieved and {late_share:.0%} of requests went out late, because "
+                         "every in-flight slot was busy: the target could not keep up")
+    return info
+
+
+def _report(scenario: Scenario, path: Path, target: ResolvedTarget, run_id: str,
+            steps: list[StepResult], samples: pd.DataFrame, stack_cfg: StackConfig | None,
+            sweep: list[SweepStep] | None = None, capacity: float | None = None,
+            judged: tuple[list, ev.EvalWindow] | None = None) -> Report:
+    started, ended = steps[0].started, steps[-1].ended
+    warmup_end = min(started + scenario.warmup, ended)
+    window = ev.EvalWindow(warmup_end, ended)
+    partial = next((s.partial_reason for s in steps if s.partial_reason), None)
+    _await_last_scrape(ended)
+    prom = Window(target.prometheus, warmup_end, ended) if target.prometheus else None
+    if judged is None:
+        slos = ev.evaluate_slos(scenario, samples, window, prom)
+        load = _load_info(scenario, samples, window, steps[0].requested_rps)
+    else:
+        slos = judged[0]
+        load = _load_info(scenario, samples, judged[1], None)
+    kinds = ev.summarise_kinds(samples, window)
+    points = ev.timeseries(samples)
+    series = server_series(target.prometheus, started, ended) if target.prometheus else []
+    verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
+    if sweep is not None:
+        verdict, code = ("pass", 0) if capacity is not None else ("fail", 1)
+    if partial:
+        verdict, code = ("fail" if verdict in ("pass", "warn") else verdict), 1
+    return Report(
+        run_id=run_id, scenario_name=scenario.name, scenario_path=str(path),
+        scenario=scenario.model_dump(mode="json"), target=target.public(),
+        started_at=started, ended_at=ended, warmup_end=warmup_end,
+        status="partial" if partial else "complete", partial_reason=partial,
+        load=load, slos=slos, kinds=kinds, timeseries=points, server=series,
+        sweep=sweep or [], capacity_rps=capacity,
+        limits=explain(slos, kinds, load, series, points),
+        alerts=_alerts(stack_cfg, started), verdict=verdict, exit_code=code,
+    )
+
+
+def _await_last_scrape(ended: float) -> None:
+    """Prometheus scrapes every STEP_S: wait until a scrape after the run's end landed."""
+    delay = ended + STEP_S + 1 - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _alerts(stack_cfg: StackConfig | None, since: float) -> list[dict]:
+    if stack_cfg is None:
+        return []
+    return [a for a in read_alerts(alerts_file(stack_cfg)) if a["received_at"] >= since]
+
+
+def sweep_rates(scenario: Scenario) -> list[float]:
+    sweep = scenario.load.sweep
+    if sweep.rates:
+        return sweep.rates[: sweep.max_steps]
+    count = int(math.log(sweep.max_rps / sweep.start, sweep.factor)) + 1
+    return [sweep.start * sweep.factor ** i for i in range(min(count, sweep.max_steps))]
+
+
+def _sweep(scenario: Scenario, path: Path, target: ResolvedTarget, run_dir: Path,
+           stack_cfg: StackConfig | None) -> Report:
+    """Step (or bisect) the open-loop rate until an SLO breaks; capacity = highest pass."""
+    sweep = scenario.load.sweep
+    steps: list[StepResult] = []
+    results: list[SweepStep] = []
+    frames = []
+
+    def measure(rate: float) -> bool:
+        out = run_dir / f"step-{len(steps):02d}"
+        step = run_step(scenario, path, target, out, rps=rate, duration=sweep.step_duration,
+                        arrivals=sweep.arrivals, label=f"{scenario.name} @ {rate:g} req/s")
+        steps.append(step)
+        frame = read_samples(out)
+        frames.append(frame)
+        window = ev.EvalWindow(min(step.started + scenario.warmup, step.ended), step.ended)
+        _await_last_scrape(step.ended)
+        prom = Window(target.prometheus, window.start, window.end) if target.prometheus else None
+        slos = ev.evaluate_slos(scenario, frame, window, prom)
+        verdict, _ = ev.overall(slos, scenario.gate.inconclusive_fails)
+        info = _load_info(scenario, frame, window, rate)
+        held = verdict in ("pass", "warn") and info.kept_up and not step.partial_reason
+        results.append(SweepStep(rate=rate, achieved_rps=info.achieved_rps,
+                                 verdict=verdict if held or verdict == "fail" else "fail",
+                                 slos=slos))
+        return held
+
+    passed: list[float] = []
+    failed: list[float] = []
+    for rate in sweep_rates(scenario):
+        (passed if measure(rate) else failed).append(rate)
+        if failed or steps[-1].partial_reason:
+            break
+    while (sweep.mode == "bisect" and passed and failed and len(steps) < sweep.max_steps
+           and not steps[-1].partial_reason
+           and (min(failed) - max(passed)) / min(failed) > sweep.precision):
+        mid = (max(passed) + min(failed)) / 2
+        (passed if measure(mid) else failed).append(mid)
+    capacity = max(passed) if passed else None
+    best = next((r for r in results if r.rate == capacity), results[-1])
+    best_step = steps[results.index(best)]
+    window = ev.EvalWindow(min(best_step.started + scenario.warmup, best_step.ended),
+                           best_step.ended)
+    return _report(scenario, path, target, run_dir.name, steps, pd.concat(frames),
+                   stack_cfg, sweep=results, capacity=capacity, judged=(best.slos, window))

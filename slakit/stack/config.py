@@ -1,0 +1,157 @@
+"""Every knob of the embedded stack, with its default, in one place.
+
+Ports, versions, heap sizes and timeouts are defined here and nowhere else. Values come
+from (highest first) environment variables `SLAKIT_STACK_<FIELD>` (nested with `__`,
+e.g. `SLAKIT_STACK_GATEWAY__PORT=18081`), then a YAML file (`--config`), then defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from slakit.errors import InputError
+from slakit.paths import cache_dir
+from slakit.yamlconf import format_validation_error, load_model
+
+Port = int  # validated by `_port` below
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    port: Port
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1024 <= value <= 65535:
+            raise ValueError("expected a port between 1024 and 65535")
+        return value
+
+
+class ElasticsearchConfig(_Part):
+    port: Port = 19200
+    transport_port: Port = 19300
+    version: str = "8.19.7"  # integ-test-zip from Maven Central; runs on Java 17
+    heap: str = Field("512m", pattern=r"^\d+[mg]$")
+    user: str = "slakit"  # Elasticsearch refuses root: run as this user when we are root
+    start_timeout_s: float = 180
+
+
+class VllmConfig(_Part):
+    port: Port = 18000
+    served_model_name: str = "slakit-tiny"
+    max_model_len: int = 512
+    kv_cache_gib: int = 1
+    start_timeout_s: float = 300
+
+
+class SimConfig(_Part):
+    """The simulated engine: same API and vLLM-named metrics, delays and faults on demand."""
+
+    port: Port = 18000
+    ttft_ms: float = Field(20.0, ge=0)
+    token_delay_ms: float = Field(2.0, ge=0)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    stall_rate: float = Field(0.0, ge=0, le=1)
+    stall_s: float = Field(5.0, ge=0)
+    start_timeout_s: float = 30
+
+
+class GatewayConfig(_Part):
+    port: Port = 18080
+    top_k: int = Field(3, ge=1, le=20)
+    max_tokens: int = Field(48, ge=1)
+    start_timeout_s: float = 30
+
+
+class PrometheusConfig(_Part):
+    port: Port = 19090
+    scrape_interval: str = Field("5s", pattern=r"^\d+(ms|s|m)$")
+    start_timeout_s: float = 30
+
+
+class AlertmanagerConfig(_Part):
+    port: Port = 19093
+    start_timeout_s: float = 30
+
+
+class WebhookConfig(_Part):
+    """slakit's own alert receiver: appends every notification to alerts.jsonl."""
+
+    port: Port = 19095
+    start_timeout_s: float = 15
+
+
+class CorpusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: str = "slakit-corpus"
+    max_docs: int = Field(3000, ge=10)
+
+
+class StackConfig(BaseSettings):
+    """The embedded stack. `slakit stack up --config FILE` reads the same fields from YAML."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLAKIT_STACK_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    state_dir: Path = Path(".slakit/stack")
+    cache_dir: Path = Field(default_factory=cache_dir)
+    host: str = "127.0.0.1"
+    engine: Literal["vllm", "sim"] = "vllm"
+    elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
+    vllm: VllmConfig = VllmConfig()
+    sim: SimConfig = SimConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    prometheus: PrometheusConfig = PrometheusConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    webhook: WebhookConfig = WebhookConfig()
+    corpus: CorpusConfig = CorpusConfig()
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        try:
+            loopback = ipaddress.ip_address(value).is_loopback
+        except ValueError:
+            loopback = value == "localhost"
+        if not loopback:
+            raise ValueError("the embedded stack listens on loopback only (127.0.0.1 or ::1)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, so CI can move one port without editing YAML.
+        return env_settings, init_settings
+
+    @property
+    def engine_port(self) -> int:
+        return self.vllm.port if self.engine == "vllm" else self.sim.port
+
+    def url(self, port: int) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+
+def load_stack_config(path: Path | None = None, **overrides: object) -> StackConfig:
+    """Defaults + optional YAML file + environment; InputError with file:line on problems."""
+    if path is None:
+        try:
+            return StackConfig(**overrides)
+        except ValidationError as exc:
+            raise InputError(*format_validation_error(exc, "environment")) from None
+    return load_model(path, StackConfig, overrides=overrides)

@@ -1,0 +1,122 @@
+"""Prometheus and Alertmanager (Debian's binaries) with configs generated from StackConfig.
+
+Prometheus scrapes every HTTP part of the stack every `scrape_interval` and loads rule
+files from `<state>/prometheus/rules/`; Alertmanager sends everything to slakit's webhook.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from slakit.errors import StackError
+from slakit.stack.config import StackConfig
+from slakit.stack.process import PartSpec
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    raise StackError(f"{names[0]}: not installed (apt-get install {names[-1]})")
+
+
+def scrape_targets(cfg: StackConfig) -> dict[str, str]:
+    """Prometheus job name -> host:port. The engine's job is `vllm` for both engines so
+    rules and dashboards need no second name; the `engine` label tells them apart."""
+    host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
+    return {
+        "prometheus": f"{host}:{cfg.prometheus.port}",
+        "alertmanager": f"{host}:{cfg.alertmanager.port}",
+        "vllm": f"{host}:{cfg.engine_port}",
+        "gateway": f"{host}:{cfg.gateway.port}",
+    }
+
+
+def rules_dir(cfg: StackConfig) -> Path:
+    return cfg.state_dir / "prometheus" / "rules"
+
+
+def prometheus_config(cfg: StackConfig) -> dict:
+    host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
+    jobs = []
+    for job, target in scrape_targets(cfg).items():
+        labels = {"engine": cfg.engine} if job == "vllm" else {}
+        jobs.append({"job_name": job, "static_configs": [{"targets": [target], "labels": labels}]})
+    return {
+        "global": {
+            "scrape_interval": cfg.prometheus.scrape_interval,
+            "evaluation_interval": cfg.prometheus.scrape_interval,
+            "external_labels": {"stack": "slakit-embedded"},
+        },
+        "rule_files": [str(rules_dir(cfg).resolve() / "*.yml")],
+        "alerting": {"alertmanagers": [
+            {"static_configs": [{"targets": [f"{host}:{cfg.alertmanager.port}"]}]}
+        ]},
+        "scrape_configs": jobs,
+    }
+
+
+def alertmanager_config(cfg: StackConfig) -> dict:
+    return {
+        "route": {
+            "receiver": "slakit-webhook",
+            "group_by": ["alertname", "slo"],
+            "group_wait": "1s",
+            "group_interval": "5s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{
+            "name": "slakit-webhook",
+            "webhook_configs": [
+                {"url": f"{cfg.url(cfg.webhook.port)}/alerts", "send_resolved": True}
+            ],
+        }],
+    }
+
+
+def prometheus_spec(cfg: StackConfig) -> PartSpec:
+    base = cfg.state_dir / "prometheus"
+    rules_dir(cfg).mkdir(parents=True, exist_ok=True)
+    config = base / "prometheus.yml"
+    config.write_text(yaml.safe_dump(prometheus_config(cfg), sort_keys=False))
+    url = cfg.url(cfg.prometheus.port)
+    return PartSpec(
+        name="prometheus",
+        argv=[
+            _binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={base / 'data'}",
+            "--storage.tsdb.retention.time=7d",
+            f"--web.listen-address={cfg.host}:{cfg.prometheus.port}",
+            "--web.enable-lifecycle",
+        ],
+        url=url,
+        log=cfg.state_dir / "logs" / "prometheus.log",
+        health_url=f"{url}/-/ready",
+        timeout_s=cfg.prometheus.start_timeout_s,
+    )
+
+
+def alertmanager_spec(cfg: StackConfig) -> PartSpec:
+    base = cfg.state_dir / "alertmanager"
+    base.mkdir(parents=True, exist_ok=True)
+    config = base / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_config(cfg), sort_keys=False))
+    url = cfg.url(cfg.alertmanager.port)
+    return PartSpec(
+        name="alertmanager",
+        argv=[
+            _binary("prometheus-alertmanager", "alertmanager", "prometheus-alertmanager"),
+            f"--config.file={config}",
+            f"--storage.path={base / 'data'}",
+            f"--web.listen-address={cfg.host}:{cfg.alertmanager.port}",
+            "--cluster.listen-address=",
+        ],
+        url=url,
+        log=cfg.state_dir / "logs" / "alertmanager.log",
+        health_url=f"{url}/-/ready",
+        timeout_s=cfg.alertmanager.start_timeout_s,
+    )

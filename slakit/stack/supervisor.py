@@ -1,0 +1,215 @@
+"""`slakit stack up | status | down | logs`: bring the parts up in dependency order, record
+their PIDs in one state file, report health, and stop exactly what was started."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from rich.console import Console
+
+from slakit.errors import StackError
+from slakit.stack import corpus, process
+from slakit.stack.config import StackConfig
+from slakit.stack.parts import PARTS, ports
+from slakit.stack.process import PartSpec
+
+console = Console(stderr=True)
+
+
+@dataclass
+class RunningPart:
+    """One started part as recorded in `<state>/stack.json`."""
+
+    part: str
+    pid: int
+    url: str
+    health_url: str
+    log: str
+    started_at: float
+
+
+def state_file(cfg: StackConfig) -> Path:
+    return cfg.state_dir / "stack.json"
+
+
+def _state(cfg: StackConfig) -> dict:
+    try:
+        return json.loads(state_file(cfg).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def read_state(cfg: StackConfig) -> list[RunningPart]:
+    return [RunningPart(**p) for p in _state(cfg).get("parts", [])]
+
+
+def running_engine(cfg: StackConfig) -> tuple[str, dict] | None:
+    """(engine, sim settings) of the stack recorded in the state dir, if every part runs."""
+    state = _state(cfg)
+    parts = [RunningPart(**p) for p in state.get("parts", [])]
+    if len(parts) != len(PARTS) or not all(process.is_running(p.pid) for p in parts):
+        return None
+    return state.get("engine", "vllm"), state.get("sim", {})
+
+
+def _write_state(cfg: StackConfig, parts: list[RunningPart]) -> None:
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"engine": cfg.engine, "sim": cfg.sim.model_dump(), "parts": [asdict(p) for p in parts]}
+    tmp = state_file(cfg).with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(state_file(cfg))
+
+
+def check_ports_free(cfg: StackConfig) -> None:
+    """Fail before starting anything if a port the stack needs is taken."""
+    busy = []
+    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+    for owner, port in ports(cfg).items():
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As servers do: TIME_WAIT leftovers of a stack just stopped are not "busy".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((cfg.host, port))
+            except OSError:
+                busy.append(
+                    f"{owner}: port {port} on {cfg.host} is busy; free it or choose another "
+                    f"port in the stack config (e.g. SLAKIT_STACK_{owner.split()[0].upper()}__PORT)"
+                )
+    if busy:
+        raise StackError(*busy)
+
+
+def _failure(spec: PartSpec, reason: str) -> StackError:
+    lines = [f"  {line}" for line in process.tail(spec.log)]
+    return StackError(f"{spec.name} failed to start: {reason} (log: {spec.log})", *lines)
+
+
+def up(cfg: StackConfig) -> list[RunningPart]:
+    """Start every part, wait for each to be healthy in dependency order, index the corpus.
+
+    On any failure, stop what this call started and raise StackError naming the part.
+    """
+    running = [p for p in read_state(cfg) if process.is_running(p.pid)]
+    if running:
+        if len(running) == len(PARTS):
+            console.print("[green]stack already up[/green]")
+            return running
+        raise StackError(
+            f"stack is partly running ({', '.join(p.part for p in running)}); "
+            "run `slakit stack down` first"
+        )
+    check_ports_free(cfg)
+    started: dict[str, tuple[PartSpec, RunningPart]] = {}
+    healthy: set[str] = set()
+    t0 = time.monotonic()
+    try:
+        with console.status("starting the stack") as status:
+            pending = list(PARTS)
+            while pending:
+                ready = [p for p in pending if all(d in healthy for d in p[2])]
+                for key, build, _deps in ready:
+                    status.update(f"starting {key}")
+                    spec = build(cfg)
+                    pid = process.start(spec)
+                    started[key] = (spec, RunningPart(
+                        spec.name, pid, spec.url, spec.health_url, str(spec.log), time.time()
+                    ))
+                    _write_state(cfg, [r for _, r in started.values()])
+                pending = [p for p in pending if p not in ready]
+                _wait_next(cfg, started, healthy, status, t0)
+            while len(healthy) < len(started):
+                _wait_next(cfg, started, healthy, status, t0)
+    except BaseException:
+        _stop_all([r for _, r in started.values()])
+        state_file(cfg).unlink(missing_ok=True)
+        raise
+    return [r for _, r in started.values()]
+
+
+def _wait_next(cfg: StackConfig, started: dict, healthy: set[str], status, t0: float) -> None:
+    """Poll every started-but-unhealthy part until one turns healthy; fail on exit/timeout."""
+    while True:
+        for key, (spec, run) in started.items():
+            if key in healthy:
+                continue
+            if not process.is_running(run.pid):
+                raise _failure(spec, "the process exited")
+            if process.check_health(spec):
+                _became_healthy(cfg, key, spec, status, t0)
+                healthy.add(key)
+                return
+            if time.time() - run.started_at > spec.timeout_s:
+                raise _failure(spec, f"no healthy answer from {spec.health_url} "
+                                     f"within {spec.timeout_s:.0f} s")
+        waiting = ", ".join(k for k in started if k not in healthy)
+        status.update(f"waiting for {waiting} ({time.monotonic() - t0:.0f} s)")
+        time.sleep(0.5)
+
+
+def _became_healthy(cfg: StackConfig, key: str, spec: PartSpec, status, t0: float) -> None:
+    console.print(f"  [green]✓[/green] {spec.name} healthy at {spec.url} "
+                  f"({time.monotonic() - t0:.0f} s)")
+    if key == "elasticsearch":
+        status.update("indexing the corpus")
+        es = Elasticsearch(spec.url, request_timeout=120)
+        count = corpus.index_corpus(es, cfg.corpus.index, cfg.corpus.max_docs)
+        console.print(f"  [green]✓[/green] corpus: {count} passages in '{cfg.corpus.index}'")
+
+
+def _stop_all(parts: list[RunningPart]) -> None:
+    for part in reversed(parts):
+        process.stop(part.pid)
+
+
+def down(cfg: StackConfig, purge: bool = False) -> list[str]:
+    """Stop every recorded part (by PID, newest first); return their names."""
+    parts = read_state(cfg)
+    _stop_all(parts)
+    state_file(cfg).unlink(missing_ok=True)
+    if purge:
+        _purge(cfg)
+    return [p.part for p in parts]
+
+
+def _purge(cfg: StackConfig) -> None:
+    es_link = cfg.state_dir / "elasticsearch"
+    if es_link.is_symlink():
+        shutil.rmtree(es_link.resolve(), ignore_errors=True)
+    shutil.rmtree(cfg.state_dir, ignore_errors=True)
+
+
+@dataclass
+class PartStatus:
+    part: str
+    pid: int
+    url: str
+    healthy: bool
+    uptime_s: float
+
+
+def status(cfg: StackConfig) -> list[PartStatus]:
+    out = []
+    for p in read_state(cfg):
+        alive = process.is_running(p.pid)
+        spec = PartSpec(p.part, [], p.url, Path(p.log), p.health_url, 0)
+        out.append(PartStatus(
+            p.part, p.pid, p.url, alive and process.check_health(spec),
+            time.time() - p.started_at if alive else 0.0,
+        ))
+    return out
+
+
+def log_path(cfg: StackConfig, part: str) -> Path:
+    for p in read_state(cfg):
+        if p.part == part:
+            return Path(p.log)
+    candidate = cfg.state_dir / "logs" / f"{part}.log"
+    if candidate.exists():
+        return candidate
+    raise StackError(f"no log for part '{part}' under {cfg.state_dir / 'logs'}")

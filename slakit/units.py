@@ -1,0 +1,75 @@
+"""Strict parsing of the quantities scenario files are written in.
+
+Durations (`500ms`, `30s`, `2m`, `1h`), percentages (`99.5%`), rates and token counts,
+and objectives (`< 500ms`, `>= 99.5%`, `< 1%`, `> 20 rps`). Anything else is an error
+that names what was expected; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_OBJECTIVE = re.compile(r"^\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*([a-z%/]*)\s*$")
+
+# Unit words an objective may carry, by the dimension they measure, with their scale
+# to the SLI's base unit (seconds, ratio 0..1, per second, count).
+UNITS: dict[str, tuple[str, float]] = {
+    "ms": ("seconds", 0.001),
+    "s": ("seconds", 1.0),
+    "m": ("seconds", 60.0),
+    "%": ("ratio", 0.01),
+    "rps": ("per_second", 1.0),
+    "req/s": ("per_second", 1.0),
+    "tok/s": ("per_second", 1.0),
+    "/s": ("per_second", 1.0),
+    "": ("number", 1.0),
+}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """`'1.5s'` -> 1.5 seconds. Bare numbers are refused: a unit must be written."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ValueError(f"expected a duration with a unit like '30s' or '500ms', got {text!r}")
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"expected a duration like '30s', '500ms' or '2m', got {text!r}")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A comparison against a threshold in the SLI's base unit."""
+
+    op: str
+    threshold: float
+    dimension: str
+    text: str
+
+    def holds(self, value: float) -> bool:
+        return {"<": value < self.threshold, "<=": value <= self.threshold,
+                ">": value > self.threshold, ">=": value >= self.threshold}[self.op]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op.startswith(">")
+
+
+def parse_objective(text: str) -> Objective:
+    """`'< 500ms'` -> Objective('<', 0.5, 'seconds'); `'>= 99.5%'` -> ('>=', 0.995, 'ratio')."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an objective like '< 500ms' or '>= 99.5%', got {text!r}")
+    match = _OBJECTIVE.match(text.strip().lower())
+    if not match:
+        raise ValueError(f"expected an objective like '< 500ms' or '>= 99.5%', got {text!r}")
+    op, number, unit = match.groups()
+    if unit not in UNITS:
+        known = ", ".join(u for u in UNITS if u)
+        raise ValueError(f"unknown unit {unit!r} in {text!r}; expected one of {known}")
+    dimension, scale = UNITS[unit]
+    value = float(number) * scale
+    if dimension == "ratio" and value > 1:
+        raise ValueError(f"a percentage cannot exceed 100%: {text!r}")
+    return Objective(op, value, dimension, text.strip())
