@@ -37,8 +37,12 @@ out = Console()
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Stack config YAML (fields of StackConfig). "
-                 "Environment SLAKIT_STACK_* overrides it.", exists=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Stack config YAML (fields of StackConfig). Environment SLAKIT_STACK_* overrides it.",
+        exists=False,
+    ),
 ]
 StateOpt = Annotated[
     Path | None,
@@ -86,10 +90,21 @@ def stack_status(
 
     rows = supervisor.status(_stack_config(config, state_dir))
     if as_json:
-        print(json.dumps([
-            {"part": r.part, "pid": r.pid, "url": r.url, "healthy": r.healthy,
-             "uptime_s": round(r.uptime_s, 1)} for r in rows
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "part": r.part,
+                        "pid": r.pid,
+                        "url": r.url,
+                        "healthy": r.healthy,
+                        "uptime_s": round(r.uptime_s, 1),
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
     else:
         table = Table()
         for col in ("part", "pid", "url", "healthy", "uptime"):
@@ -117,8 +132,12 @@ def stack_down(
 
 @stack_app.command("logs")
 def stack_logs(
-    part: Annotated[str, typer.Argument(help="elasticsearch, vllm, sim, gateway, prometheus, "
-                                        "alertmanager or webhook")],
+    part: Annotated[
+        str,
+        typer.Argument(
+            help="elasticsearch, vllm, sim, gateway, prometheus, alertmanager or webhook"
+        ),
+    ],
     lines: Annotated[int, typer.Option("--lines", "-n")] = 40,
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
@@ -130,20 +149,28 @@ def stack_logs(
     print("\n".join(process.tail(path, lines)))
 
 
-run_app = typer.Typer(help="Run load against a target and judge its SLOs.",
-                      no_args_is_help=True, rich_markup_mode="markdown")
+run_app = typer.Typer(
+    help="Run load against a target and judge its SLOs.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 app.add_typer(run_app, name="run")
 
 
 @run_app.command("scenario")
 def run_scenario_cmd(
     path: Annotated[Path, typer.Argument(help="Scenario YAML (see `slakit schema`)")],
-    target: Annotated[Path | None, typer.Option(
-        help="YAML with explicit target URLs, overriding the scenario's target")] = None,
+    target: Annotated[
+        Path | None,
+        typer.Option(help="YAML with explicit target URLs, overriding the scenario's target"),
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Reports go to OUT/<run-id>/")] = Path(
-        "reports"),
-    baseline: Annotated[Path | None, typer.Option(
-        help="An earlier report.json (or its directory) to compare against")] = None,
+        "reports"
+    ),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="An earlier report.json (or its directory) to compare against"),
+    ] = None,
 ) -> None:
     """Offer the scenario's load, pull server-side metrics for the same window, judge
     every SLO and write report.json, junit.xml, summary.md and report.html.
@@ -163,8 +190,10 @@ def run_scenario_cmd(
 
 
 def _print_verdict(report) -> None:
-    table = Table(title=f"{report.scenario_name}: {report.verdict.upper()}"
-                  + (f" (partial: {report.partial_reason})" if report.partial_reason else ""))
+    table = Table(
+        title=f"{report.scenario_name}: {report.verdict.upper()}"
+        + (f" (partial: {report.partial_reason})" if report.partial_reason else "")
+    )
     for col in ("slo", "objective", "measured", "samples", "verdict"):
         table.add_column(col)
     colours = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta"}
@@ -178,18 +207,23 @@ def _print_verdict(report) -> None:
 
 @app.command("check")
 def check_cmd(
-    report_path: Annotated[Path, typer.Argument(metavar="REPORT",
-                                                help="report.json or its run directory")],
+    report_path: Annotated[
+        Path, typer.Argument(metavar="REPORT", help="report.json or its run directory")
+    ],
     baseline: Annotated[Path | None, typer.Option(help="report to compare against")] = None,
-    max_regression: Annotated[float | None, typer.Option(
-        help="allowed worsening vs the baseline, in percent (e.g. 10)")] = None,
+    max_regression: Annotated[
+        float | None, typer.Option(help="allowed worsening vs the baseline, in percent (e.g. 10)")
+    ] = None,
 ) -> None:
     """The CI gate on a stored report, without load. Exit 0 / 1 / 2 as `run scenario`."""
     from slakit.gate import regate
     from slakit.report.writer import load_report
 
-    report = regate(load_report(report_path), load_report(baseline) if baseline else None,
-                    max_regression / 100 if max_regression is not None else None)
+    report = regate(
+        load_report(report_path),
+        load_report(baseline) if baseline else None,
+        max_regression / 100 if max_regression is not None else None,
+    )
     _print_verdict(report)
     raise typer.Exit(report.exit_code)
 
@@ -198,8 +232,9 @@ def check_cmd(
 def report_cmd(
     report_path: Annotated[Path, typer.Argument(metavar="REPORT")],
     format: Annotated[str, typer.Option("--format", "-f", help="html, md or junit")] = "html",
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="file to write [default: stdout]")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write [default: stdout]")
+    ] = None,
 ) -> None:
     """Re-render a stored report as HTML, Markdown or JUnit."""
     from slakit.errors import InputError

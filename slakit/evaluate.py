@@ -61,8 +61,9 @@ def _reduce(values: pd.Series, aggregation: str) -> float | None:
     return float(values.mean() if aggregation == "mean" else values.max())
 
 
-def client_value(frame: pd.DataFrame, slo: Slo, all_slos: list[Slo],
-                 window: EvalWindow) -> tuple[float | None, int]:
+def client_value(
+    frame: pd.DataFrame, slo: Slo, all_slos: list[Slo], window: EvalWindow
+) -> tuple[float | None, int]:
     """(value, samples behind it) of a client-side SLO over `frame`."""
     sli = CATALOGUE[slo.sli]
     if sli.column or sli.name in ("latency", "itl"):
@@ -89,7 +90,7 @@ def goodput_mask(frame: pd.DataFrame, slos: list[Slo]) -> pd.Series:
             continue
         objective = parse_objective(slo.objective)
         values = per_request_all(frame, sli)
-        good &= values.map(lambda v: pd.isna(v) or objective.holds(v))
+        good &= values.isna() | values.apply(objective.holds)
     return good
 
 
@@ -103,15 +104,18 @@ def per_request_all(frame: pd.DataFrame, sli: Sli) -> pd.Series:
     return ((frame["latency_s"] - frame["ttft_s"]) / (tokens - 1)).where(tokens > 1)
 
 
-def judge(slo: Slo, value: float | None, samples: int, min_samples: int,
-             note: str = "") -> tuple[Verdict, str]:
+def judge(
+    slo: Slo, value: float | None, samples: int, min_samples: int, note: str = ""
+) -> tuple[Verdict, str]:
     sli = CATALOGUE[slo.sli]
     if value is None:
         return "inconclusive", note or "no samples in the evaluation window"
     shown = format_value(value, sli.dimension)
     if samples < min_samples:
-        return "inconclusive", f"{samples} samples, fewer than the {min_samples} required " \
-                               f"(measured {shown})"
+        return (
+            "inconclusive",
+            f"{samples} samples, fewer than the {min_samples} required (measured {shown})",
+        )
     objective = parse_objective(slo.objective)
     measured = f"{slo.aggregation} {shown}"
     if not objective.holds(value):
@@ -131,8 +135,9 @@ def format_value(value: float, dimension: str) -> str:
     return f"{value:g}"
 
 
-def evaluate_slos(scenario: Scenario, samples: pd.DataFrame, window: EvalWindow,
-                  prometheus: Window | None) -> list[SloResult]:
+def evaluate_slos(
+    scenario: Scenario, samples: pd.DataFrame, window: EvalWindow, prometheus: Window | None
+) -> list[SloResult]:
     """Every SLO of the scenario, judged over the evaluation window."""
     frame = in_window(samples, window)
     results = []
@@ -145,20 +150,33 @@ def evaluate_slos(scenario: Scenario, samples: pd.DataFrame, window: EvalWindow,
             value, count = client_value(scoped, slo, scenario.slos, window)
             if slo.scope is None:
                 for kind in scenario.kind_names():
-                    per_kind[kind] = client_value(frame[frame["kind"] == kind], slo,
-                                                  scenario.slos, window)[0]
+                    per_kind[kind] = client_value(
+                        frame[frame["kind"] == kind], slo, scenario.slos, window
+                    )[0]
         elif prometheus is None:
             value, count, note = None, 0, "no Prometheus URL for this target"
         else:
             server = prometheus.evaluate(sli, slo.aggregation)
             value, count, note = server.value, server.samples, server.note
         verdict, detail = judge(slo, value, count, scenario.gate.min_samples, note)
-        results.append(SloResult(
-            name=slo.name, sli=slo.sli, title=sli.title, side=sli.side,
-            aggregation=slo.aggregation, objective=slo.objective, warn=slo.warn,
-            scope=slo.scope, dimension=sli.dimension, value=value, samples=int(count),
-            verdict=verdict, detail=detail, per_kind=per_kind,
-        ))
+        results.append(
+            SloResult(
+                name=slo.name,
+                sli=slo.sli,
+                title=sli.title,
+                side=sli.side,
+                aggregation=slo.aggregation,
+                objective=slo.objective,
+                warn=slo.warn,
+                scope=slo.scope,
+                dimension=sli.dimension,
+                value=value,
+                samples=int(count),
+                verdict=verdict,
+                detail=detail,
+                per_kind=per_kind,
+            )
+        )
     return results
 
 
@@ -177,10 +195,15 @@ def summarise(frame: pd.DataFrame, window: EvalWindow) -> KindSummary:
         errors=int(frame["error"].notna().sum()),
         error_rate=float(frame["error"].notna().mean()) if len(frame) else 0.0,
         throughput_rps=len(ok) / window.seconds,
-        latency_p50=_pct(ok["latency_s"], 0.5), latency_p95=_pct(ok["latency_s"], 0.95),
+        latency_p50=_pct(ok["latency_s"], 0.5),
+        latency_p95=_pct(ok["latency_s"], 0.95),
         latency_p99=_pct(ok["latency_s"], 0.99),
-        ttft_p50=_pct(ttft, 0.5), ttft_p95=_pct(ttft, 0.95), ttft_p99=_pct(ttft, 0.99),
-        tpot_p50=_pct(tpot, 0.5), itl_p50=_pct(itl, 0.5), itl_p99=_pct(itl, 0.99),
+        ttft_p50=_pct(ttft, 0.5),
+        ttft_p95=_pct(ttft, 0.95),
+        ttft_p99=_pct(ttft, 0.99),
+        tpot_p50=_pct(tpot, 0.5),
+        itl_p50=_pct(itl, 0.5),
+        itl_p99=_pct(itl, 0.99),
         output_tokens_per_s=float(tokens.sum()) / window.seconds if len(tokens) else None,
         errors_by_class={str(k): int(v) for k, v in frame["error"].value_counts().items()},
     )
@@ -202,12 +225,17 @@ def timeseries(samples: pd.DataFrame) -> list[Point]:
     points = []
     for second, group in frame.groupby("second"):
         ok = _ok(group)
-        points.append(Point(
-            t=float(second), requests=len(group), errors=int(group["error"].notna().sum()),
-            latency_p50=_pct(ok["latency_s"], 0.5), latency_p95=_pct(ok["latency_s"], 0.95),
-            ttft_p95=_pct(ok["ttft_s"].dropna(), 0.95),
-            output_tokens=int(ok["tokens_out"].fillna(0).sum()),
-        ))
+        points.append(
+            Point(
+                t=float(second),
+                requests=len(group),
+                errors=int(group["error"].notna().sum()),
+                latency_p50=_pct(ok["latency_s"], 0.5),
+                latency_p95=_pct(ok["latency_s"], 0.95),
+                ttft_p95=_pct(ok["ttft_s"].dropna(), 0.95),
+                output_tokens=int(ok["tokens_out"].fillna(0).sum()),
+            )
+        )
     return points
 
 
@@ -221,8 +249,9 @@ def overall(results: list[SloResult], inconclusive_fails: bool) -> tuple[Verdict
     return ("warn" if "warn" in verdicts else "pass"), 0
 
 
-def compare_baseline(results: list[SloResult], baseline: list[SloResult],
-                     slos: list[Slo]) -> list[SloResult]:
+def compare_baseline(
+    results: list[SloResult], baseline: list[SloResult], slos: list[Slo]
+) -> list[SloResult]:
     """Attach baseline values and relative change (+ is worse); fail relative objectives
     (`baseline: within 10%`) that regressed more than allowed."""
     by_name = {r.name: r for r in baseline}
@@ -239,7 +268,10 @@ def compare_baseline(results: list[SloResult], baseline: list[SloResult],
         update = {"baseline_value": old.value, "regression": regression}
         allowed = relative.get(result.name)
         if allowed and regression > parse_relative(allowed) and result.verdict != "inconclusive":
-            update |= {"verdict": "fail", "detail": f"{result.detail}; {regression:+.1%} vs "
-                       f"baseline {format_value(old.value, result.dimension)} (allowed {allowed})"}
+            update |= {
+                "verdict": "fail",
+                "detail": f"{result.detail}; {regression:+.1%} vs "
+                f"baseline {format_value(old.value, result.dimension)} (allowed {allowed})",
+            }
         out.append(result.model_copy(update=update))
     return out

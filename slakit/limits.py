@@ -1,4 +1,4 @@
-""""What limited it": name the server-side signal that moved with an SLO violation.
+""" "What limited it": name the server-side signal that moved with an SLO violation.
 
 Rules a person would check first (waiting requests rising, KV cache full, one gateway
 stage dominating, errors by class, a generator that could not keep its rate), then the
@@ -27,15 +27,22 @@ def _rising(values: list[float]) -> tuple[float, float] | None:
     return (first, last) if last > first + 0.5 else None
 
 
-def explain(slos: list[SloResult], kinds: dict[str, KindSummary], load: LoadInfo,
-            series: list[ServerSeries], points: list[Point]) -> list[str]:
+def explain(
+    slos: list[SloResult],
+    kinds: dict[str, KindSummary],
+    load: LoadInfo,
+    series: list[ServerSeries],
+    points: list[Point],
+) -> list[str]:
     """Short sentences naming what moved with the violation; empty when nothing failed."""
     if not any(r.verdict in ("fail", "warn") for r in slos):
         return []
     notes = []
     if waiting := _rising(_values(series, "vllm_queue_length")):
-        notes.append(f"vLLM waiting requests rose from {waiting[0]:.1f} to {waiting[1]:.1f}: "
-                     "requests queued for the engine")
+        notes.append(
+            f"vLLM waiting requests rose from {waiting[0]:.1f} to {waiting[1]:.1f}: "
+            "requests queued for the engine"
+        )
     kv = _values(series, "vllm_kv_cache_usage")
     if kv and max(kv) >= 0.95:
         notes.append(f"vLLM KV cache reached {max(kv):.0%}: the batch could not grow")

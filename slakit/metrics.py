@@ -15,7 +15,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from requests.exceptions import RequestException
 
 from slakit.report.model import ServerSeries
-from slakit.sli import CATALOGUE, PERCENTILES, Sli
+from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 
 STEP_S = 5  # the embedded stack's scrape interval
 PLOT_WINDOW = "30s"  # rolling window for histogram quantiles over time
@@ -53,7 +53,8 @@ class Window:
     def _range(self, promql: str) -> list[tuple[float, float]]:
         try:
             result = self.prom.custom_query_range(
-                promql, start_time=_ts(self.start), end_time=_ts(self.end), step=f"{STEP_S}s")
+                promql, start_time=_ts(self.start), end_time=_ts(self.end), step=f"{STEP_S}s"
+            )
         except (PrometheusApiClientException, RequestException, ValueError):
             return []
         points: dict[float, float] = {}
@@ -70,7 +71,7 @@ class Window:
         """The SLI's value over the window, trying older metric names when needed."""
         for promql in (sli.promql, *sli.alternatives):
             if sli.histogram:
-                query = promql.format(q=PERCENTILES[aggregation], window=self._window())
+                query = render(promql, PERCENTILES[aggregation], self._window())
                 count = self._instant(f"sum(increase({sli.histogram}[{self._window()}]))")
                 value = self._instant(query)
                 if value is not None:
@@ -79,19 +80,29 @@ class Window:
             points = [v for _, v in self._range(promql)]
             if points:
                 return ServerValue(_aggregate(points, aggregation), len(points), promql)
-        return ServerValue(None, 0, sli.promql.format(q="…", window="…"),
-                           f"no data in Prometheus for {sli.name} (is its exporter scraped?)")
+        return ServerValue(
+            None,
+            0,
+            render(sli.promql),
+            f"no data in Prometheus for {sli.name} (is its exporter scraped?)",
+        )
 
     def series(self, sli: Sli) -> ServerSeries:
         """The SLI over time for plots: gauges as they are, histograms as rolling p95."""
         for promql in (sli.promql, *sli.alternatives):
-            query = promql.format(q=0.95, window=PLOT_WINDOW) if sli.histogram else promql
+            query = render(promql, 0.95, PLOT_WINDOW) if sli.histogram else promql
             points = self._range(query)
             if points:
-                return ServerSeries(name=sli.name, title=sli.title, unit=sli.dimension,
-                                    promql=query, points=points)
-        return ServerSeries(name=sli.name, title=sli.title, unit=sli.dimension,
-                            promql=sli.promql, note="no data in this window")
+                return ServerSeries(
+                    name=sli.name, title=sli.title, unit=sli.dimension, promql=query, points=points
+                )
+        return ServerSeries(
+            name=sli.name,
+            title=sli.title,
+            unit=sli.dimension,
+            promql=sli.promql,
+            note="no data in this window",
+        )
 
 
 def _aggregate(points: list[float], aggregation: str) -> float:

@@ -12,6 +12,8 @@ import pandas as pd
 from slakit import evaluate as ev
 from slakit.errors import InputError
 from slakit.limits import explain
+from slakit.load import LATE_S
+from slakit.load.arrivals import read_schedules
 from slakit.load.runner import StepResult, run_step
 from slakit.load.samples import read_samples
 from slakit.metrics import STEP_S, Window, server_series
@@ -25,7 +27,6 @@ from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget, check_reachable, from_explicit, from_stack
 from slakit.yamlconf import load_model
 
-LATE_S = 0.05  # an open-loop request sent this late counts as late
 MAX_LATE_SHARE = 0.05
 RATE_TOLERANCE = 0.05
 
@@ -40,7 +41,8 @@ def _embedded(scenario: Scenario, spec: EmbeddedTarget) -> tuple[StackConfig, bo
             raise InputError(
                 f"target: the embedded stack in {cfg.state_dir} runs engine {engine!r} "
                 f"with other settings than this scenario needs ({spec.engine!r}); "
-                "run `slakit stack down` first, or use another SLAKIT_STACK_STATE_DIR")
+                "run `slakit stack down` first, or use another SLAKIT_STACK_STATE_DIR"
+            )
         return cfg, False
     supervisor.up(cfg)
     return cfg, True
@@ -60,8 +62,9 @@ def resolve_target(scenario: Scenario, target_file: Path | None):
     return from_explicit(scenario.target), None, False
 
 
-def run_scenario(path: Path, out_root: Path, baseline_path: Path | None = None,
-                 target_file: Path | None = None) -> tuple[Report, Path]:
+def run_scenario(
+    path: Path, out_root: Path, baseline_path: Path | None = None, target_file: Path | None = None
+) -> tuple[Report, Path]:
     scenario = load_scenario(path)
     baseline = load_report(baseline_path) if baseline_path else None
     target, stack_cfg, started_stack = resolve_target(scenario, target_file)
@@ -74,12 +77,19 @@ def run_scenario(path: Path, out_root: Path, baseline_path: Path | None = None,
             report = _sweep(scenario, path, target, run_dir, stack_cfg)
         else:
             rate = scenario.load.rate
-            step = run_step(scenario, path, target, run_dir,
-                            rps=rate.rps if rate else None,
-                            duration=rate.duration if rate else None,
-                            arrivals=rate.arrivals if rate else "poisson", label=scenario.name)
-            report = _report(scenario, path, target, run_id, [step], read_samples(run_dir),
-                             stack_cfg)
+            step = run_step(
+                scenario,
+                path,
+                target,
+                run_dir,
+                rps=rate.rps if rate else None,
+                duration=rate.duration if rate else None,
+                arrivals=rate.arrivals if rate else "poisson",
+                label=scenario.name,
+            )
+            report = _report(
+                scenario, path, target, run_dir, [step], read_samples(run_dir), stack_cfg
+            )
         if baseline is not None:
             report = with_baseline(report, baseline, scenario)
         write_reports(report, run_dir)
@@ -94,32 +104,61 @@ def with_baseline(report: Report, baseline: Report, scenario: Scenario) -> Repor
     verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
     if report.status == "partial":
         verdict, code = ("fail" if verdict == "pass" else verdict), 1
-    return report.model_copy(update={"slos": slos, "verdict": verdict, "exit_code": code,
-                                     "baseline_run_id": baseline.run_id})
+    return report.model_copy(
+        update={
+            "slos": slos,
+            "verdict": verdict,
+            "exit_code": code,
+            "baseline_run_id": baseline.run_id,
+        }
+    )
 
 
-def _load_info(scenario: Scenario, frame: pd.DataFrame, window: ev.EvalWindow,
-               requested: float | None) -> LoadInfo:
+def _load_info(
+    scenario: Scenario,
+    frame: pd.DataFrame,
+    window: ev.EvalWindow,
+    requested: float | None,
+    run_dir: Path,
+) -> LoadInfo:
+    """Offered vs achieved load; for open loop, whether the schedule was kept."""
     frame = ev.in_window(frame, window)
     achieved = len(frame) / window.seconds
     late_share = float((frame["late_s"] > LATE_S).mean()) if len(frame) else 0.0
-    info = LoadInfo(mode=scenario.load.mode, requested_rps=requested, achieved_rps=achieved,
-                    late_share=late_share,
-                    workers=scenario.load.distributed.workers if scenario.load.distributed else 0)
+    info = LoadInfo(
+        mode=scenario.load.mode,
+        requested_rps=requested,
+        achieved_rps=achieved,
+        late_share=late_share,
+        workers=scenario.load.distributed.workers if scenario.load.distributed else 0,
+    )
     if requested:
-        short = achieved < requested * (1 - RATE_TOLERANCE)
-        if short or late_share > MAX_LATE_SHARE:
+        offered, never_sent = read_schedules(run_dir)
+        info.offered_rps = offered / max(window.end - window.start + scenario.warmup, 1e-9)
+        if never_sent > RATE_TOLERANCE * max(offered, 1) or late_share > MAX_LATE_SHARE:
             info.kept_up = False
-            info.note = (f"the requested {requested:g} req/s was not kept: {achieved:.2f} req/s "
-                         f"achieved and {late_share:.0%} of requests went out late, because "
-                         "every in-flight slot was busy: the target could not keep up")
+            info.note = (
+                f"the requested {requested:g} req/s was not kept: "
+                f"{late_share:.0%} of requests went out more than "
+                f"{LATE_S * 1000:.0f} ms late and {never_sent} of {offered} due were "
+                "never sent, because every in-flight slot was busy: the target could "
+                "not keep up"
+            )
     return info
 
 
-def _report(scenario: Scenario, path: Path, target: ResolvedTarget, run_id: str,
-            steps: list[StepResult], samples: pd.DataFrame, stack_cfg: StackConfig | None,
-            sweep: list[SweepStep] | None = None, capacity: float | None = None,
-            judged: tuple[list, ev.EvalWindow] | None = None) -> Report:
+def _report(
+    scenario: Scenario,
+    path: Path,
+    target: ResolvedTarget,
+    run_dir: Path,
+    steps: list[StepResult],
+    samples: pd.DataFrame,
+    stack_cfg: StackConfig | None,
+    sweep: list[SweepStep] | None = None,
+    capacity: float | None = None,
+    judged: tuple[list, ev.EvalWindow] | None = None,
+) -> Report:
     started, ended = steps[0].started, steps[-1].ended
     warmup_end = min(started + scenario.warmup, ended)
     window = ev.EvalWindow(warmup_end, ended)
@@ -128,10 +167,10 @@ def _report(scenario: Scenario, path: Path, target: ResolvedTarget, run_id: str,
     prom = Window(target.prometheus, warmup_end, ended) if target.prometheus else None
     if judged is None:
         slos = ev.evaluate_slos(scenario, samples, window, prom)
-        load = _load_info(scenario, samples, window, steps[0].requested_rps)
+        load = _load_info(scenario, samples, window, steps[0].requested_rps, run_dir)
     else:
         slos = judged[0]
-        load = _load_info(scenario, samples, judged[1], None)
+        load = _load_info(scenario, samples, judged[1], None, run_dir)
     kinds = ev.summarise_kinds(samples, window)
     points = ev.timeseries(samples)
     series = server_series(target.prometheus, started, ended) if target.prometheus else []
@@ -141,14 +180,27 @@ def _report(scenario: Scenario, path: Path, target: ResolvedTarget, run_id: str,
     if partial:
         verdict, code = ("fail" if verdict in ("pass", "warn") else verdict), 1
     return Report(
-        run_id=run_id, scenario_name=scenario.name, scenario_path=str(path),
-        scenario=scenario.model_dump(mode="json"), target=target.public(),
-        started_at=started, ended_at=ended, warmup_end=warmup_end,
-        status="partial" if partial else "complete", partial_reason=partial,
-        load=load, slos=slos, kinds=kinds, timeseries=points, server=series,
-        sweep=sweep or [], capacity_rps=capacity,
+        run_id=run_dir.name,
+        scenario_name=scenario.name,
+        scenario_path=str(path),
+        scenario=scenario.model_dump(mode="json"),
+        target=target.public(),
+        started_at=started,
+        ended_at=ended,
+        warmup_end=warmup_end,
+        status="partial" if partial else "complete",
+        partial_reason=partial,
+        load=load,
+        slos=slos,
+        kinds=kinds,
+        timeseries=points,
+        server=series,
+        sweep=sweep or [],
+        capacity_rps=capacity,
         limits=explain(slos, kinds, load, series, points),
-        alerts=_alerts(stack_cfg, started), verdict=verdict, exit_code=code,
+        alerts=_alerts(stack_cfg, started),
+        verdict=verdict,
+        exit_code=code,
     )
 
 
@@ -170,11 +222,16 @@ def sweep_rates(scenario: Scenario) -> list[float]:
     if sweep.rates:
         return sweep.rates[: sweep.max_steps]
     count = int(math.log(sweep.max_rps / sweep.start, sweep.factor)) + 1
-    return [sweep.start * sweep.factor ** i for i in range(min(count, sweep.max_steps))]
+    return [sweep.start * sweep.factor**i for i in range(min(count, sweep.max_steps))]
 
 
-def _sweep(scenario: Scenario, path: Path, target: ResolvedTarget, run_dir: Path,
-           stack_cfg: StackConfig | None) -> Report:
+def _sweep(
+    scenario: Scenario,
+    path: Path,
+    target: ResolvedTarget,
+    run_dir: Path,
+    stack_cfg: StackConfig | None,
+) -> Report:
     """Step (or bisect) the open-loop rate until an SLO breaks; capacity = highest pass."""
     sweep = scenario.load.sweep
     steps: list[StepResult] = []
@@ -183,8 +240,16 @@ def _sweep(scenario: Scenario, path: Path, target: ResolvedTarget, run_dir: Path
 
     def measure(rate: float) -> bool:
         out = run_dir / f"step-{len(steps):02d}"
-        step = run_step(scenario, path, target, out, rps=rate, duration=sweep.step_duration,
-                        arrivals=sweep.arrivals, label=f"{scenario.name} @ {rate:g} req/s")
+        step = run_step(
+            scenario,
+            path,
+            target,
+            out,
+            rps=rate,
+            duration=sweep.step_duration,
+            arrivals=sweep.arrivals,
+            label=f"{scenario.name} @ {rate:g} req/s",
+        )
         steps.append(step)
         frame = read_samples(out)
         frames.append(frame)
@@ -193,11 +258,16 @@ def _sweep(scenario: Scenario, path: Path, target: ResolvedTarget, run_dir: Path
         prom = Window(target.prometheus, window.start, window.end) if target.prometheus else None
         slos = ev.evaluate_slos(scenario, frame, window, prom)
         verdict, _ = ev.overall(slos, scenario.gate.inconclusive_fails)
-        info = _load_info(scenario, frame, window, rate)
+        info = _load_info(scenario, frame, window, rate, out)
         held = verdict in ("pass", "warn") and info.kept_up and not step.partial_reason
-        results.append(SweepStep(rate=rate, achieved_rps=info.achieved_rps,
-                                 verdict=verdict if held or verdict == "fail" else "fail",
-                                 slos=slos))
+        results.append(
+            SweepStep(
+                rate=rate,
+                achieved_rps=info.achieved_rps,
+                verdict=verdict if held or verdict == "fail" else "fail",
+                slos=slos,
+            )
+        )
         return held
 
     passed: list[float] = []
@@ -206,15 +276,31 @@ def _sweep(scenario: Scenario, path: Path, target: ResolvedTarget, run_dir: Path
         (passed if measure(rate) else failed).append(rate)
         if failed or steps[-1].partial_reason:
             break
-    while (sweep.mode == "bisect" and passed and failed and len(steps) < sweep.max_steps
-           and not steps[-1].partial_reason
-           and (min(failed) - max(passed)) / min(failed) > sweep.precision):
+    while (
+        sweep.mode == "bisect"
+        and passed
+        and failed
+        and len(steps) < sweep.max_steps
+        and not steps[-1].partial_reason
+        and (min(failed) - max(passed)) / min(failed) > sweep.precision
+    ):
         mid = (max(passed) + min(failed)) / 2
         (passed if measure(mid) else failed).append(mid)
     capacity = max(passed) if passed else None
     best = next((r for r in results if r.rate == capacity), results[-1])
     best_step = steps[results.index(best)]
-    window = ev.EvalWindow(min(best_step.started + scenario.warmup, best_step.ended),
-                           best_step.ended)
-    return _report(scenario, path, target, run_dir.name, steps, pd.concat(frames),
-                   stack_cfg, sweep=results, capacity=capacity, judged=(best.slos, window))
+    window = ev.EvalWindow(
+        min(best_step.started + scenario.warmup, best_step.ended), best_step.ended
+    )
+    return _report(
+        scenario,
+        path,
+        target,
+        run_dir,
+        steps,
+        pd.concat(frames),
+        stack_cfg,
+        sweep=results,
+        capacity=capacity,
+        judged=(best.slos, window),
+    )

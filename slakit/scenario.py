@@ -27,8 +27,10 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(lambda seconds: f"{seconds:g}s", return_type=str),
-    Field(description="a duration with a unit: '500ms', '30s', '2m'",
-          json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"}),
+    Field(
+        description="a duration with a unit: '500ms', '30s', '2m'",
+        json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"},
+    ),
 ]
 
 
@@ -37,8 +39,11 @@ def _objective(text: str) -> str:
     return text
 
 
-ObjectiveText = Annotated[str, AfterValidator(_objective),
-                          Field(description="e.g. '< 500ms', '>= 99.5%', '< 1%', '> 5 rps'")]
+ObjectiveText = Annotated[
+    str,
+    AfterValidator(_objective),
+    Field(description="e.g. '< 500ms', '>= 99.5%', '< 1%', '> 5 rps'"),
+]
 
 
 class Strict(BaseModel):
@@ -47,17 +52,24 @@ class Strict(BaseModel):
 
 # --- target --------------------------------------------------------------------------
 
+
 class ExplicitTarget(Strict):
     """A stack that is already running somewhere (loopback only for load tests here)."""
 
     gateway: str | None = Field(None, description="RAG gateway base URL (for `rag`)")
-    openai: str | None = Field(None, description="OpenAI-compatible base URL (for `chat`, "
-                               "`completions`); defaults to the gateway")
+    openai: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL (for `chat`, "
+        "`completions`); defaults to the gateway",
+    )
     elasticsearch: str | None = None
     prometheus: str | None = None
     model: str = "slakit-tiny"
-    api_key_env: str | None = Field(None, description="name of the environment variable "
-                                    "holding the API key; the key itself never goes in a file")
+    api_key_env: str | None = Field(
+        None,
+        description="name of the environment variable "
+        "holding the API key; the key itself never goes in a file",
+    )
 
 
 class EmbeddedTarget(Strict):
@@ -66,8 +78,9 @@ class EmbeddedTarget(Strict):
     embedded: Literal[True] = True
     engine: Literal["vllm", "sim"] = "vllm"
     keep: bool = Field(True, description="leave a stack this run started running afterwards")
-    sim: dict[str, float] = Field(default_factory=dict,
-                                  description="sim engine settings (ttft_ms, error_rate, ...)")
+    sim: dict[str, float] = Field(
+        default_factory=dict, description="sim engine settings (ttft_ms, error_rate, ...)"
+    )
 
 
 def _target(value: object) -> object:
@@ -78,6 +91,7 @@ Target = Annotated[EmbeddedTarget | ExplicitTarget, BeforeValidator(_target)]
 
 
 # --- workload -----------------------------------------------------------------------
+
 
 class Distribution(Strict):
     """Token counts drawn per request."""
@@ -105,7 +119,7 @@ Tokens = Annotated[int, Field(ge=1)] | Distribution
 class PromptSource(Strict):
     source: Literal["corpus", "text", "jsonl"] = "corpus"
     text: str | None = None
-    path: Path | None = Field(None, description="JSONL file, one {\"prompt\": ...} per line")
+    path: Path | None = Field(None, description='JSONL file, one {"prompt": ...} per line')
 
     @model_validator(mode="after")
     def _has_what_it_needs(self) -> PromptSource:
@@ -151,11 +165,11 @@ class EsBulkKind(_Kind):
     docs_per_request: int = Field(50, ge=1, le=5000)
 
 
-RequestKind = Annotated[LlmKind | RagKind | EsSearchKind | EsBulkKind,
-                        Field(discriminator="kind")]
+RequestKind = Annotated[LlmKind | RagKind | EsSearchKind | EsBulkKind, Field(discriminator="kind")]
 
 
 # --- load ---------------------------------------------------------------------------
+
 
 class Stage(Strict):
     users: int = Field(ge=1, le=2000)
@@ -176,9 +190,13 @@ class RateLoad(Strict):
     rps: float = Field(gt=0, le=5000)
     arrivals: Literal["poisson", "constant"] = "poisson"
     duration: Duration
-    max_concurrency: int = Field(256, ge=1, le=5000,
-                                 description="requests in flight at most; arrivals beyond it "
-                                 "are late and the report says the rate was not kept")
+    max_concurrency: int = Field(
+        256,
+        ge=1,
+        le=5000,
+        description="requests in flight at most; arrivals beyond it "
+        "are late and the report says the rate was not kept",
+    )
 
 
 class SweepLoad(Strict):
@@ -186,7 +204,8 @@ class SweepLoad(Strict):
 
     mode: Literal["step", "bisect"] = "step"
     rates: list[Annotated[float, Field(gt=0)]] | None = Field(
-        None, description="explicit rates for `step` mode")
+        None, description="explicit rates for `step` mode"
+    )
     start: float = Field(1.0, gt=0)
     max_rps: float = Field(64.0, gt=0)
     factor: float = Field(2.0, gt=1, description="step mode without `rates`: start * factor^n")
@@ -212,8 +231,10 @@ class Load(Strict):
     def _exactly_one(self) -> Load:
         chosen = [k for k in ("users", "rate", "sweep") if getattr(self, k) is not None]
         if len(chosen) != 1:
-            raise ValueError("choose exactly one of `users`, `rate`, `sweep` "
-                             f"(got {', '.join(chosen) or 'none'})")
+            raise ValueError(
+                "choose exactly one of `users`, `rate`, `sweep` "
+                f"(got {', '.join(chosen) or 'none'})"
+            )
         return self
 
     @property
@@ -223,6 +244,7 @@ class Load(Strict):
 
 # --- objectives ---------------------------------------------------------------------
 
+
 class Slo(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     sli: str
@@ -230,26 +252,33 @@ class Slo(Strict):
     objective: ObjectiveText
     warn: ObjectiveText | None = None
     scope: str | None = Field(None, description="request kind name; default all kinds")
-    baseline: str | None = Field(None, description="relative objective, e.g. 'within 10%' "
-                                 "of the baseline report's value")
+    baseline: str | None = Field(
+        None, description="relative objective, e.g. 'within 10%' of the baseline report's value"
+    )
 
     @model_validator(mode="after")
     def _fits_the_sli(self) -> Slo:
         sli = CATALOGUE.get(self.sli)
         if sli is None:
-            raise ValueError(f"unknown sli {self.sli!r}; expected one of "
-                             f"{', '.join(sorted(CATALOGUE))}")
+            raise ValueError(
+                f"unknown sli {self.sli!r}; expected one of {', '.join(sorted(CATALOGUE))}"
+            )
         if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation {self.aggregation!r}; expected one of "
-                             f"{', '.join(AGGREGATIONS)}")
+            raise ValueError(
+                f"unknown aggregation {self.aggregation!r}; expected one of "
+                f"{', '.join(AGGREGATIONS)}"
+            )
         if self.aggregation not in sli.aggregations:
-            raise ValueError(f"sli {self.sli!r} supports {', '.join(sli.aggregations)}, "
-                             f"not {self.aggregation!r}")
+            raise ValueError(
+                f"sli {self.sli!r} supports {', '.join(sli.aggregations)}, not {self.aggregation!r}"
+            )
         for text in filter(None, (self.objective, self.warn)):
             dim = parse_objective(text).dimension
             if dim != sli.dimension and not (dim == "number" and sli.dimension == "ratio"):
-                raise ValueError(f"objective {text!r} is in {dim} but sli {self.sli!r} "
-                                 f"is measured in {sli.dimension}")
+                raise ValueError(
+                    f"objective {text!r} is in {dim} but sli {self.sli!r} "
+                    f"is measured in {sli.dimension}"
+                )
         if self.baseline is not None:
             parse_relative(self.baseline)
         return self
@@ -289,19 +318,27 @@ class Scenario(Strict):
         names = self.kind_names()
         for i, name in enumerate(names):
             if name in names[:i]:
-                raise FieldProblem(("workload", i), f"two request kinds are named {name!r}; "
-                                   "give each a distinct `name`")
+                raise FieldProblem(
+                    ("workload", i),
+                    f"two request kinds are named {name!r}; give each a distinct `name`",
+                )
         seen: set[str] = set()
         for i, slo in enumerate(self.slos):
             if slo.scope is not None and slo.scope not in names:
-                raise FieldProblem(("slos", i, "scope"), f"scope {slo.scope!r} is not a request "
-                                   f"kind of this workload ({', '.join(names)})")
+                raise FieldProblem(
+                    ("slos", i, "scope"),
+                    f"scope {slo.scope!r} is not a request "
+                    f"kind of this workload ({', '.join(names)})",
+                )
             if slo.name in seen:
                 raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
             seen.add(slo.name)
         if self.load.mode != "sweep" and self.warmup >= self.total_duration():
-            raise FieldProblem(("warmup",), f"warmup ({self.warmup:g}s) must be shorter than "
-                               f"the load's duration ({self.total_duration():g}s)")
+            raise FieldProblem(
+                ("warmup",),
+                f"warmup ({self.warmup:g}s) must be shorter than "
+                f"the load's duration ({self.total_duration():g}s)",
+            )
         return self
 
     def total_duration(self) -> float:

@@ -43,50 +43,130 @@ def _hist(name: str, title: str, metric: str, selector: str = "") -> Sli:
     """A server-side SLI read from a Prometheus histogram: quantiles over the run window."""
     inner = f"{{{selector}}}" if selector else ""
     promql = f"histogram_quantile({{q}}, sum by (le) (rate({metric}_bucket{inner}[{{window}}])))"
-    return Sli(name, title, "seconds", "server", tuple(PERCENTILES), promql=promql,
-               histogram=f"{metric}_count{inner}")
+    return Sli(
+        name,
+        title,
+        "seconds",
+        "server",
+        tuple(PERCENTILES),
+        promql=promql,
+        histogram=f"{metric}_count{inner}",
+    )
 
 
 _CLIENT = [
-    Sli("latency", "End-to-end latency", "seconds", "client", DISTRIBUTION,
-        column="latency_s", per_request=True),
-    Sli("ttft", "Time to first token", "seconds", "client", DISTRIBUTION,
-        column="ttft_s", per_request=True, streaming_only=True),
-    Sli("itl", "Inter-token latency", "seconds", "client", DISTRIBUTION,
-        column="itl_s", streaming_only=True),
-    Sli("tpot", "Time per output token", "seconds", "client", DISTRIBUTION,
-        column="tpot_s", per_request=True, streaming_only=True),
+    Sli(
+        "latency",
+        "End-to-end latency",
+        "seconds",
+        "client",
+        DISTRIBUTION,
+        column="latency_s",
+        per_request=True,
+    ),
+    Sli(
+        "ttft",
+        "Time to first token",
+        "seconds",
+        "client",
+        DISTRIBUTION,
+        column="ttft_s",
+        per_request=True,
+        streaming_only=True,
+    ),
+    Sli(
+        "itl",
+        "Inter-token latency",
+        "seconds",
+        "client",
+        DISTRIBUTION,
+        column="itl_s",
+        streaming_only=True,
+    ),
+    Sli(
+        "tpot",
+        "Time per output token",
+        "seconds",
+        "client",
+        DISTRIBUTION,
+        column="tpot_s",
+        per_request=True,
+        streaming_only=True,
+    ),
     Sli("error_rate", "Error rate", "ratio", "client", ("ratio",)),
     Sli("throughput_rps", "Completed requests per second", "per_second", "client", ("rate",)),
     Sli("output_tokens_per_s", "Output tokens per second", "per_second", "client", ("rate",)),
-    Sli("goodput", "Share of requests meeting every per-request objective", "ratio", "client",
-        ("ratio",)),
+    Sli(
+        "goodput",
+        "Share of requests meeting every per-request objective",
+        "ratio",
+        "client",
+        ("ratio",),
+    ),
 ]
 
 _SERVER = [
-    Sli("vllm_queue_length", "vLLM waiting requests", "number", "server",
-        ("max", "mean", *PERCENTILES), promql=f"sum({vm.NUM_REQUESTS_WAITING})"),
-    Sli("vllm_running", "vLLM running requests", "number", "server",
-        ("max", "mean", *PERCENTILES), promql=f"sum({vm.NUM_REQUESTS_RUNNING})"),
-    Sli("vllm_kv_cache_usage", "vLLM KV-cache usage", "ratio", "server",
-        ("max", "mean", *PERCENTILES), promql=f"max({vm.KV_CACHE_USAGE_PERC})",
-        alternatives=(f"max({vm.GPU_CACHE_USAGE_PERC})",)),
+    Sli(
+        "vllm_queue_length",
+        "vLLM waiting requests",
+        "number",
+        "server",
+        ("max", "mean", *PERCENTILES),
+        promql=f"sum({vm.NUM_REQUESTS_WAITING})",
+    ),
+    Sli(
+        "vllm_running",
+        "vLLM running requests",
+        "number",
+        "server",
+        ("max", "mean", *PERCENTILES),
+        promql=f"sum({vm.NUM_REQUESTS_RUNNING})",
+    ),
+    Sli(
+        "vllm_kv_cache_usage",
+        "vLLM KV-cache usage",
+        "ratio",
+        "server",
+        ("max", "mean", *PERCENTILES),
+        promql=f"max({vm.KV_CACHE_USAGE_PERC})",
+        alternatives=(f"max({vm.GPU_CACHE_USAGE_PERC})",),
+    ),
     _hist("vllm_ttft", "vLLM time to first token", vm.TIME_TO_FIRST_TOKEN),
     _hist("vllm_itl", "vLLM inter-token latency", vm.INTER_TOKEN_LATENCY),
     _hist("vllm_e2e", "vLLM end-to-end request latency", vm.E2E_REQUEST_LATENCY),
     _hist("vllm_queue_time", "vLLM time in queue", vm.REQUEST_QUEUE_TIME),
     *[
-        _hist(f"gateway_{stage}_latency", f"Gateway {stage} stage latency", gm.STAGE_LATENCY,
-              f'stage="{stage}"')
+        _hist(
+            f"gateway_{stage}_latency",
+            f"Gateway {stage} stage latency",
+            gm.STAGE_LATENCY,
+            f'stage="{stage}"',
+        )
         for stage in ("retrieve", "generate", "total")
     ],
-    Sli("es_search_latency", "Elasticsearch mean search latency (exporter)", "seconds",
-        "server", ("mean", "max", *PERCENTILES),
+    Sli(
+        "es_search_latency",
+        "Elasticsearch mean search latency (exporter)",
+        "seconds",
+        "server",
+        ("mean", "max", *PERCENTILES),
         promql="sum(rate(elasticsearch_indices_search_query_time_seconds[1m])) / "
-               "sum(rate(elasticsearch_indices_search_query_total[1m]))"),
-    Sli("gpu_memory_utilisation", "GPU framebuffer used (exporter)", "ratio", "server",
+        "sum(rate(elasticsearch_indices_search_query_total[1m]))",
+    ),
+    Sli(
+        "gpu_memory_utilisation",
+        "GPU framebuffer used (exporter)",
+        "ratio",
+        "server",
         ("max", "mean", *PERCENTILES),
-        promql="max(DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE))"),
+        promql="max(DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE))",
+    ),
 ]
+
+
+def render(promql: str, q: float | str = "…", window: str = "…") -> str:
+    """Fill a histogram SLI's `{q}` and `{window}` (PromQL's own braces stay as they are)."""
+    return promql.replace("{q}", str(q)).replace("{window}", window)
+
 
 CATALOGUE: dict[str, Sli] = {s.name: s for s in (*_CLIENT, *_SERVER)}

@@ -50,8 +50,13 @@ def from_stack(cfg: StackConfig) -> ResolvedTarget:
 
 def from_explicit(t: ExplicitTarget) -> ResolvedTarget:
     return ResolvedTarget(
-        openai=t.openai or t.gateway, gateway=t.gateway, elasticsearch=t.elasticsearch,
-        prometheus=t.prometheus, model=t.model, engine="external", api_key_env=t.api_key_env,
+        openai=t.openai or t.gateway,
+        gateway=t.gateway,
+        elasticsearch=t.elasticsearch,
+        prometheus=t.prometheus,
+        model=t.model,
+        engine="external",
+        api_key_env=t.api_key_env,
     )
 
 
@@ -70,8 +75,7 @@ def check_reachable(scenario: Scenario, target: ResolvedTarget) -> None:
     problems = []
     needed = {NEEDS[k.kind] for k in scenario.workload}
     if target.api_key_env and not target.api_key:
-        problems.append(f"target.api_key_env: environment variable {target.api_key_env} "
-                        "is not set")
+        problems.append(f"target.api_key_env: environment variable {target.api_key_env} is not set")
     for attr, path in sorted(needed):
         base = getattr(target, attr)
         if not base:
@@ -81,8 +85,7 @@ def check_reachable(scenario: Scenario, target: ResolvedTarget) -> None:
         try:
             httpx.get(base + path, headers=headers, timeout=5).raise_for_status()
         except httpx.HTTPError as exc:
-            problems.append(f"target unreachable: {attr} {base}{path}: "
-                            f"{type(exc).__name__}: {exc}")
+            problems.append(f"target unreachable: {attr} {base}{path}: {type(exc).__name__}: {exc}")
     if problems:
         raise InputError(*problems)
 

@@ -49,8 +49,12 @@ class Objective:
     text: str
 
     def holds(self, value: float) -> bool:
-        return {"<": value < self.threshold, "<=": value <= self.threshold,
-                ">": value > self.threshold, ">=": value >= self.threshold}[self.op]
+        return {
+            "<": value < self.threshold,
+            "<=": value <= self.threshold,
+            ">": value > self.threshold,
+            ">=": value >= self.threshold,
+        }[self.op]
 
     @property
     def higher_is_better(self) -> bool:

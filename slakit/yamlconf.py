@@ -24,6 +24,8 @@ class FieldProblem(ValueError):
     def __init__(self, path: tuple[Any, ...], message: str) -> None:
         super().__init__(message)
         self.path = path
+
+
 Loc = tuple[Any, ...]
 
 

@@ -58,9 +58,12 @@ def _stream(resp, sample: Sample) -> str | None:
     count = 0
     done = False
     usage = None
-    for chunk in resp.iter_content(8192, decode_content=False):
+    # geventhttpclient's read(n) waits for n bytes; readline returns each SSE line the
+    # moment it arrives, which is what token timing needs (Locust keeps it as _response).
+    body = resp._response
+    while line := body.readline(b"\n"):
         now = time.time()
-        for payload in decoder.feed(chunk):
+        for payload in decoder.feed(line):
             if payload == DONE:
                 done = True
                 continue
@@ -93,8 +96,15 @@ def _usage(sample: Sample, usage: dict | None, counted: int) -> None:
 
 
 def _send(client, url: str, body: dict, headers: dict, sample: Sample, stream: bool) -> None:
-    with client.request("POST", url, json=body, headers=headers, stream=stream,
-                        catch_response=True, name=sample.kind) as resp:
+    with client.request(
+        "POST",
+        url,
+        json=body,
+        headers=headers,
+        stream=stream,
+        catch_response=True,
+        name=sample.kind,
+    ) as resp:
         sample.status = resp.status_code or 0
         if sample.status != 200:
             return _finish(resp, sample, _error_class(resp))
@@ -120,16 +130,19 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
 
     def execute(client, sample: Sample) -> None:
         prompt = make_prompt(spec.prompt, draw_tokens(spec.input_tokens, rng), rng)
-        body = {"model": target.model, "max_tokens": draw_tokens(spec.output_tokens, rng),
-                "stream": spec.stream, "ignore_eos": spec.ignore_eos}
+        body = {
+            "model": target.model,
+            "max_tokens": draw_tokens(spec.output_tokens, rng),
+            "stream": spec.stream,
+            "ignore_eos": spec.ignore_eos,
+        }
         if spec.stream:
             body["stream_options"] = {"include_usage": True}
         if spec.kind == "chat":
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
-        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample,
-              spec.stream)
+        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample, spec.stream)
 
     return execute
 
@@ -139,22 +152,30 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
 
     def execute(client, sample: Sample) -> None:
         query = make_prompt(spec.queries, 6, rng)  # six corpus words, or the given text
-        body = {"query": query, "top_k": spec.top_k, "stream": spec.stream,
-                "max_tokens": draw_tokens(spec.output_tokens, rng)}
-        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample,
-              spec.stream)
+        body = {
+            "query": query,
+            "top_k": spec.top_k,
+            "stream": spec.stream,
+            "max_tokens": draw_tokens(spec.output_tokens, rng),
+        }
+        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample, spec.stream)
 
     return execute
 
 
-def es_search_executor(spec: EsSearchKind, target: ResolvedTarget,
-                       rng: random.Random) -> Executor:
+def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     url = f"{target.elasticsearch}/{spec.index}/_search"
 
     def execute(client, sample: Sample) -> None:
         body = {"query": {"match": {"text": search_query(spec.queries, rng)}}, "size": spec.size}
-        with client.request("POST", url, json=body, catch_response=True, name=sample.kind,
-                            headers={"traceparent": _traceparent(sample, rng)}) as resp:
+        with client.request(
+            "POST",
+            url,
+            json=body,
+            catch_response=True,
+            name=sample.kind,
+            headers={"traceparent": _traceparent(sample, rng)},
+        ) as resp:
             sample.status = resp.status_code or 0
             error = None if sample.status == 200 else _error_class(resp)
             _finish(resp, sample, error)
@@ -171,10 +192,17 @@ def es_bulk_executor(spec: EsBulkKind, target: ResolvedTarget, rng: random.Rando
         for _ in range(spec.docs_per_request):
             doc = {"text": make_prompt(_CORPUS, 40, rng), "indexed_at": int(time.time() * 1000)}
             lines += [header, json.dumps(doc)]
-        with client.request("POST", url, data="\n".join(lines) + "\n", catch_response=True,
-                            name=sample.kind,
-                            headers={"Content-Type": "application/x-ndjson",
-                                     "traceparent": _traceparent(sample, rng)}) as resp:
+        with client.request(
+            "POST",
+            url,
+            data="\n".join(lines) + "\n",
+            catch_response=True,
+            name=sample.kind,
+            headers={
+                "Content-Type": "application/x-ndjson",
+                "traceparent": _traceparent(sample, rng),
+            },
+        ) as resp:
             sample.status = resp.status_code or 0
             error = None if sample.status == 200 else _error_class(resp)
             if error is None and resp.json().get("errors"):

@@ -75,10 +75,16 @@ class LiveProgress:
         entries = self.env.stats.entries.values()
         posts = [e for e in entries if e.method != "TTFT"]
         ttfts = [e for e in entries if e.method == "TTFT"]
-        conn = sum(e.occurrences for e in self.env.stats.errors.values()
-                   if "connection" in str(e.error))
-        return _Snapshot(sum(e.num_requests for e in posts), sum(e.num_failures for e in posts),
-                         conn, _merge(posts), _merge(ttfts))
+        conn = sum(
+            e.occurrences for e in self.env.stats.errors.values() if "connection" in str(e.error)
+        )
+        return _Snapshot(
+            sum(e.num_requests for e in posts),
+            sum(e.num_failures for e in posts),
+            conn,
+            _merge(posts),
+            _merge(ttfts),
+        )
 
     def update(self) -> Delta:
         now = time.monotonic()
@@ -92,8 +98,11 @@ class LiveProgress:
         elif now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
             self.console.print(self._line())
-        return Delta(snap.requests - previous.requests, snap.failures - previous.failures,
-                     snap.connection_failures - previous.connection_failures)
+        return Delta(
+            snap.requests - previous.requests,
+            snap.failures - previous.failures,
+            snap.connection_failures - previous.connection_failures,
+        )
 
     def _window_p95(self, field: str) -> str:
         if len(self.history) < 2:
@@ -114,6 +123,8 @@ class LiveProgress:
         target = f"/{self.rps:g}" if self.rps else ""
         users = getattr(self.env.runner, "user_count", 0)
         label = f"[bold]{self.label}[/bold] " if self.label else ""
-        return (f"{label}{elapsed:4.0f}/{self.total_s:.0f} s  users {users}  "
-                f"rate {rate}{target} req/s  requests {snap.requests}  errors {snap.failures}  "
-                f"p95 {self._window_p95('latency')}  TTFT p95 {self._window_p95('ttft')}")
+        return (
+            f"{label}{elapsed:4.0f}/{self.total_s:.0f} s  users {users}  "
+            f"rate {rate}{target} req/s  requests {snap.requests}  errors {snap.failures}  "
+            f"p95 {self._window_p95('latency')}  TTFT p95 {self._window_p95('ttft')}"
+        )

@@ -63,13 +63,16 @@ def make_prompt(source: PromptSource, tokens: int, rng: random.Random) -> str:
         return rng.choice(_jsonl(source.path))
     words = _corpus_words()
     start = rng.randrange(0, len(words) - tokens) if len(words) > tokens else 0
-    return " ".join(words[start:start + tokens])
+    return " ".join(words[start : start + tokens])
 
 
 @functools.cache
 def _query_terms() -> tuple[str, ...]:
-    return tuple(sorted({w.strip(".,:;()[]'\"`").lower() for w in _corpus_words()
-                         if len(w) > 5 and w.isalpha()}))
+    return tuple(
+        sorted(
+            {w.strip(".,:;()[]'\"`").lower() for w in _corpus_words() if len(w) > 5 and w.isalpha()}
+        )
+    )
 
 
 def search_query(source: str | Path, rng: random.Random) -> str:

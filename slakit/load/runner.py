@@ -59,26 +59,50 @@ class _Interrupt:
             signal.signal(sig, handler)
 
 
-def run_step(scenario: Scenario, scenario_path: Path, target: ResolvedTarget, out_dir: Path, *,
-             rps: float | None = None, duration: float | None = None,
-             arrivals: str = "poisson", label: str = "") -> StepResult:
+def run_step(
+    scenario: Scenario,
+    scenario_path: Path,
+    target: ResolvedTarget,
+    out_dir: Path,
+    *,
+    rps: float | None = None,
+    duration: float | None = None,
+    arrivals: str = "poisson",
+    label: str = "",
+) -> StepResult:
     """One load step: a `users` run, or an open-loop run at `rps` for `duration`."""
     workers = scenario.load.distributed.workers if scenario.load.distributed else 0
     steps = shape_steps(scenario, duration)
     timeout = scenario.load.request_timeout
     total = sum(d for d, _, _ in steps)
     if workers:
-        return _run_distributed(scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals,
-                                timeout, total, label)
-    writer = SampleWriter(out_dir / "samples-local.jsonl")
+        return _run_distributed(
+            scenario,
+            scenario_path,
+            target,
+            out_dir,
+            steps,
+            workers,
+            rps,
+            arrivals,
+            timeout,
+            total,
+            label,
+        )
+    plan = build_plan(
+        scenario,
+        target,
+        SampleWriter(out_dir / "samples-local.jsonl"),
+        rps=rps,
+        arrivals=arrivals,
+        duration=total,
+    )
     try:
-        plan = build_plan(scenario, target, writer, rps=rps, arrivals=arrivals)
-        env = Environment(user_classes=[make_user(plan, timeout)],
-                          shape_class=make_shape(steps)())
+        env = Environment(user_classes=[make_user(plan, timeout)], shape_class=make_shape(steps)())
         runner = env.create_local_runner()
         return _drive(env, runner, total, rps, label)
     finally:
-        writer.close()
+        plan.close()
 
 
 def _drive(env: Environment, runner, total: float, rps: float | None, label: str) -> StepResult:
@@ -92,13 +116,18 @@ def _drive(env: Environment, runner, total: float, rps: float | None, label: str
         while runner.state not in (STATE_STOPPED, STATE_STOPPING):
             gevent.sleep(1.0)
             delta = progress.update()
-            dead_for = dead_for + 1 if delta.requests and delta.connection_failures == \
-                delta.requests else 0
+            dead_for = (
+                dead_for + 1
+                if delta.requests and delta.connection_failures == delta.requests
+                else 0
+            )
             if interrupt.reason:
                 reason = interrupt.reason
             elif dead_for >= DEAD_AFTER_S:
-                reason = (f"target stopped answering: every request failed to connect for "
-                          f"{DEAD_AFTER_S} s")
+                reason = (
+                    f"target stopped answering: every request failed to connect for "
+                    f"{DEAD_AFTER_S} s"
+                )
             elif time.monotonic() > hard_deadline:
                 reason = "the run did not end on schedule and was stopped"
             if reason:
@@ -107,8 +136,9 @@ def _drive(env: Environment, runner, total: float, rps: float | None, label: str
     return StepResult(started, time.time(), reason, rps)
 
 
-def _run_distributed(scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, timeout,
-                     total, label) -> StepResult:
+def _run_distributed(
+    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, timeout, total, label
+) -> StepResult:
     """Locust's own master/worker runners: this process is the master, N local workers
     (the same worker command scales to other machines)."""
     plan = build_plan(scenario, target, SampleWriter(out_dir / "samples-master.jsonl"))
@@ -118,12 +148,30 @@ def _run_distributed(scenario, scenario_path, target, out_dir, steps, workers, r
     port = runner.server.port
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "slakit.load.worker", "--master-port", str(port),
-             "--scenario", str(scenario_path), "--target-json",
-             _target_json(target), "--out", str(out_dir / f"samples-worker{i}.jsonl"),
-             "--index", str(i), "--workers", str(workers), "--arrivals", arrivals]
+            [
+                sys.executable,
+                "-m",
+                "slakit.load.worker",
+                "--master-port",
+                str(port),
+                "--scenario",
+                str(scenario_path),
+                "--target-json",
+                _target_json(target),
+                "--out",
+                str(out_dir / f"samples-worker{i}.jsonl"),
+                "--index",
+                str(i),
+                "--workers",
+                str(workers),
+                "--arrivals",
+                arrivals,
+                "--duration",
+                str(total),
+            ]
             + (["--rps", str(rps)] if rps else []),
-            stdout=subprocess.DEVNULL, stderr=(out_dir / f"worker{i}.log").open("w"),
+            stdout=subprocess.DEVNULL,
+            stderr=(out_dir / f"worker{i}.log").open("w"),
         )
         for i in range(workers)
     ]
@@ -132,8 +180,12 @@ def _run_distributed(scenario, scenario_path, target, out_dir, steps, workers, r
         while runner.worker_count < workers and time.monotonic() < deadline:
             gevent.sleep(0.2)
         if runner.worker_count < workers:
-            return StepResult(time.time(), time.time(),
-                              f"only {runner.worker_count} of {workers} workers connected", rps)
+            return StepResult(
+                time.time(),
+                time.time(),
+                f"only {runner.worker_count} of {workers} workers connected",
+                rps,
+            )
         return _drive(env, runner, total, rps, label)
     finally:
         for proc in procs:

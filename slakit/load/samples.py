@@ -65,8 +65,20 @@ class SampleWriter:
             self._file.close()
 
 
-COLUMNS = ["kind", "start", "end", "latency_s", "status", "error", "ttft_s", "itl_s",
-           "tokens_in", "tokens_out", "late_s", "trace_id"]
+COLUMNS = [
+    "kind",
+    "start",
+    "end",
+    "latency_s",
+    "status",
+    "error",
+    "ttft_s",
+    "itl_s",
+    "tokens_in",
+    "tokens_out",
+    "late_s",
+    "trace_id",
+]
 
 
 def read_samples(run_dir: Path) -> pd.DataFrame:

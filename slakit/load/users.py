@@ -11,7 +11,6 @@ import random
 import time
 from dataclasses import dataclass, field
 
-import gevent
 from locust import FastHttpUser, LoadTestShape, constant, task
 
 from slakit.load.arrivals import ArrivalSchedule
@@ -37,18 +36,35 @@ class Plan:
     def pick(self) -> int:
         return self.rng.choices(range(len(self.names)), self.weights)[0]
 
+    def close(self) -> None:
+        """Flush samples; record the open-loop schedule's offered and unsent counts."""
+        self.writer.close()
+        if self.schedule is not None:
+            name = self.writer.path.stem.removeprefix("samples-")
+            self.schedule.close(self.writer.path.with_name(f"schedule-{name}.json"))
 
-def build_plan(scenario: Scenario, target: ResolvedTarget, writer: SampleWriter,
-               *, rps: float | None = None, arrivals: str = "poisson",
-               seed_offset: int = 0) -> Plan:
+
+def build_plan(
+    scenario: Scenario,
+    target: ResolvedTarget,
+    writer: SampleWriter,
+    *,
+    rps: float | None = None,
+    arrivals: str = "poisson",
+    duration: float = 0.0,
+    seed_offset: int = 0,
+) -> Plan:
     rng = random.Random(scenario.seed * 1000 + seed_offset)
+    schedule = (
+        ArrivalSchedule(rps, arrivals, duration, seed=scenario.seed + seed_offset) if rps else None
+    )
     return Plan(
         names=scenario.kind_names(),
         weights=[k.weight for k in scenario.workload],
         executors=[EXECUTORS[k.kind](k, target, rng) for k in scenario.workload],
         writer=writer,
         rng=rng,
-        schedule=ArrivalSchedule(rps, arrivals, seed=scenario.seed + seed_offset) if rps else None,
+        schedule=schedule,
         think_time=scenario.load.users.think_time if scenario.load.users else 0.0,
     )
 
@@ -66,20 +82,20 @@ def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
         def one_request(self) -> None:
             late = 0.0
             if plan.schedule is not None:
-                due = plan.schedule.next_due()
-                delay = due - time.time()
-                if delay > 0:
-                    gevent.sleep(delay)
-                else:
-                    late = -delay
+                late = time.time() - plan.schedule.take()
             index = plan.pick()
             sample = Sample(plan.names[index], time.time(), late_s=late)
             plan.executors[index](self.client, sample)
             plan.writer.write(sample)
             if sample.ttft_s is not None:
                 self.environment.events.request.fire(
-                    request_type="TTFT", name=sample.kind, response_time=sample.ttft_s * 1000,
-                    response_length=0, exception=None, context={})
+                    request_type="TTFT",
+                    name=sample.kind,
+                    response_time=sample.ttft_s * 1000,
+                    response_length=0,
+                    exception=None,
+                    context={},
+                )
 
     return SlakitUser
 
@@ -105,10 +121,13 @@ def _cumulative(steps: list[tuple[float, int, float]]):
         yield end, users, rate
 
 
-def shape_steps(scenario: Scenario, duration: float | None = None) -> list[tuple[float, int, float]]:
+def shape_steps(
+    scenario: Scenario, duration: float | None = None
+) -> list[tuple[float, int, float]]:
     """The run's user steps: the `users` stages, or one open-loop step at max concurrency."""
     load = scenario.load
     if load.users:
         return [(s.duration, s.users, s.spawn_rate) for s in load.users.stages]
     concurrency = (load.rate or load.sweep).max_concurrency
-    return [(duration, concurrency, float(concurrency))]
+    # Locust warns above 100 users/s; arrivals start with the first user anyway.
+    return [(duration, concurrency, float(min(concurrency, 100)))]

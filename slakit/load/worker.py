@@ -28,23 +28,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--rps", type=float, help="the whole run's rate; this worker's share "
-                        "is rps / workers")
+    parser.add_argument(
+        "--rps", type=float, help="the whole run's rate; this worker's share is rps / workers"
+    )
     parser.add_argument("--arrivals", default="poisson")
+    parser.add_argument("--duration", type=float, default=0.0, help="open loop: seconds")
     args = parser.parse_args()
 
     scenario = load_scenario(args.scenario)
     target = ResolvedTarget(**json.loads(args.target_json))
-    writer = SampleWriter(args.out)
+    plan = build_plan(
+        scenario,
+        target,
+        SampleWriter(args.out),
+        arrivals=args.arrivals,
+        rps=args.rps / args.workers if args.rps else None,
+        duration=args.duration,
+        seed_offset=args.index + 1,
+    )
     try:
-        plan = build_plan(scenario, target, writer, arrivals=args.arrivals,
-                          rps=args.rps / args.workers if args.rps else None,
-                          seed_offset=args.index + 1)
         env = Environment(user_classes=[make_user(plan, scenario.load.request_timeout)])
         runner = env.create_worker_runner(args.master_host, args.master_port)
         runner.greenlet.join()
     finally:
-        writer.close()
+        plan.close()
 
 
 if __name__ == "__main__":

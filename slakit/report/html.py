@@ -27,8 +27,13 @@ from slakit.report.tables import (
     verdict_tally,
 )
 
-_ENV = Environment(loader=PackageLoader("slakit.report", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV = Environment(
+    loader=PackageLoader("slakit.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ENV.filters["verdict_word"] = verdict_word
 
 

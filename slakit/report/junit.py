@@ -22,24 +22,38 @@ def _slo_case(suite: ET.Element, classname: str, slo: SloResult) -> None:
     case = _testcase(suite, classname, slo.name)
     measured = fmt_value(slo.value, slo.dimension)
     if slo.verdict == "fail":
-        failure = ET.SubElement(case, "failure", type="fail",
-                                message=f"measured {measured} vs objective {slo.objective}")
+        failure = ET.SubElement(
+            case,
+            "failure",
+            type="fail",
+            message=f"measured {measured} vs objective {slo.objective}",
+        )
         failure.text = slo.detail
     elif slo.verdict == "inconclusive":
-        failure = ET.SubElement(case, "failure", type="inconclusive",
-                                message=f"inconclusive: {slo.detail or 'not enough data'}")
+        failure = ET.SubElement(
+            case,
+            "failure",
+            type="inconclusive",
+            message=f"inconclusive: {slo.detail or 'not enough data'}",
+        )
         failure.text = f"measured {measured} from {slo.samples} samples"
     elif slo.verdict == "warn":
         out = ET.SubElement(case, "system-out")
-        out.text = (f"WARN: measured {measured} vs warn {slo.warn or MISSING}"
-                    f" (objective {slo.objective}). {slo.detail}").strip()
+        out.text = (
+            f"WARN: measured {measured} vs warn {slo.warn or MISSING}"
+            f" (objective {slo.objective}). {slo.detail}"
+        ).strip()
 
 
 def _properties(suite: ET.Element, report: Report) -> None:
     props = ET.SubElement(suite, "properties")
-    for name, value in [("run_id", report.run_id), ("scenario_path", report.scenario_path),
-                        ("verdict", report.verdict), ("exit_code", report.exit_code),
-                        ("schema_version", report.schema_version)]:
+    for name, value in [
+        ("run_id", report.run_id),
+        ("scenario_path", report.scenario_path),
+        ("verdict", report.verdict),
+        ("exit_code", report.exit_code),
+        ("schema_version", report.schema_version),
+    ]:
         ET.SubElement(props, "property", name=name, value=str(value))
 
 
@@ -54,15 +68,27 @@ def render_junit(report: Report) -> str:
     if report.status == "partial":
         case = _testcase(suite, classname, "run-complete")
         reason = report.partial_reason or "the run ended early"
-        ET.SubElement(case, "failure", type="partial", message=f"partial run: {reason}").text = (
-            reason)
+        ET.SubElement(
+            case, "failure", type="partial", message=f"partial run: {reason}"
+        ).text = reason
     cases = suite.findall("testcase")
     failures = sum(1 for c in cases if c.find("failure") is not None)
     duration = f"{report.ended_at - report.started_at:.3f}"
-    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0",
-              "skipped": "0", "time": duration}
-    suite.attrib.update({**counts, "timestamp": datetime.fromtimestamp(
-        report.started_at, UTC).strftime("%Y-%m-%dT%H:%M:%S")})
+    counts = {
+        "tests": str(len(cases)),
+        "failures": str(failures),
+        "errors": "0",
+        "skipped": "0",
+        "time": duration,
+    }
+    suite.attrib.update(
+        {
+            **counts,
+            "timestamp": datetime.fromtimestamp(report.started_at, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ),
+        }
+    )
     root.attrib.update(counts)
     ET.indent(root)
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{ET.tostring(root, encoding="unicode")}\n'

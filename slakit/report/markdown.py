@@ -36,16 +36,21 @@ def md_text(text: str) -> str:
 
 
 def md_table(table: Table) -> list[str]:
-    lines = ["| " + " | ".join(map(md_text, table.headers)) + " |",
-             "|" + "---|" * len(table.headers)]
+    lines = [
+        "| " + " | ".join(map(md_text, table.headers)) + " |",
+        "|" + "---|" * len(table.headers),
+    ]
     lines += ["| " + " | ".join(map(md_text, row)) + " |" for row in table.rows]
     return lines
 
 
 def _headline(report: Report) -> list[str]:
     tally = ", ".join(f"{n} {verdict_word(v)}" for v, n in verdict_tally(report.slos))
-    lines = [f"## slakit: {verdict_word(report.verdict)} ({md_text(report.scenario_name)})", "",
-             f"{len(report.slos)} SLOs: {tally or 'none defined'}."]
+    lines = [
+        f"## slakit: {verdict_word(report.verdict)} ({md_text(report.scenario_name)})",
+        "",
+        f"{len(report.slos)} SLOs: {tally or 'none defined'}.",
+    ]
     if report.status == "partial":
         lines += ["", f"> **WARNING: partial run.** {md_text(partial_text(report))}"]
     return lines
@@ -63,13 +68,15 @@ def render_markdown(report: Report) -> str:
     """The report as Markdown, headline verdict first."""
     lines = _headline(report)
     lines += ["", *(f"- **{label}:** {md_text(value)}" for label, value in run_facts(report))]
-    lines += _section("Objectives", md_table(slo_table(report.slos)) if report.slos
-                      else ["No SLOs were defined."])
+    lines += _section(
+        "Objectives", md_table(slo_table(report.slos)) if report.slos else ["No SLOs were defined."]
+    )
     lines += _section("Per request kind", md_table(kind_table(report.kinds)))
     lines += _section("Load", _bullets(load_lines(report)))
     if report.sweep:
-        lines += _section("Sweep", [*md_table(sweep_table(report)), "",
-                                    md_text(capacity_text(report))])
+        lines += _section(
+            "Sweep", [*md_table(sweep_table(report)), "", md_text(capacity_text(report))]
+        )
     if report.limits:
         lines += _section("What limited it", _bullets(report.limits))
     alerts = alert_table(report)

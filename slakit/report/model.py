@@ -89,6 +89,7 @@ class SweepStep(BaseModel):
 class LoadInfo(BaseModel):
     mode: Literal["users", "rate", "sweep"]
     requested_rps: float | None = None
+    offered_rps: float | None = None  # open loop: what the (random) schedule actually offered
     achieved_rps: float
     kept_up: bool = True
     note: str = ""  # says so when the target could not keep the requested rate

@@ -23,8 +23,12 @@ from slakit.report.formatting import fmt_value, objective_of
 from slakit.report.model import Report, ServerSeries, SloResult
 from slakit.sli import PERCENTILES
 
-VERDICT_COLOURS = {"pass": "#2e7d32", "warn": "#e69f00", "fail": "#c62828",
-                   "inconclusive": "#757575"}
+VERDICT_COLOURS = {
+    "pass": "#2e7d32",
+    "warn": "#e69f00",
+    "fail": "#c62828",
+    "inconclusive": "#757575",
+}
 # Percentiles in one blue family (light p50, dark p95); thresholds in verdict colours.
 P50, P95, WARMUP, OFFERED = "#86b0de", "#1f4e8c", "#e8e8e8", "#6b6b6b"
 WIDTH = 9.0  # inches; the HTML scales the SVG to its column
@@ -33,17 +37,25 @@ BAR_CAP = 3.0  # bars past 3x the objective are drawn at 3x and labelled "off sc
 _RC = {
     "svg.fonttype": "none",  # text stays text: smaller, selectable, no embedded glyphs
     "text.parse_math": False,  # a `$` in a kind or series name is text, not TeX
-    "font.size": 9, "font.family": "sans-serif",
-    "axes.axisbelow": True, "axes.spines.top": False, "axes.spines.right": False,
-    "axes.grid": True, "grid.color": "#dddddd", "grid.linewidth": 0.6,
-    "axes.edgecolor": "#888888", "axes.titlesize": 10, "axes.titleweight": "bold",
-    "axes.titlelocation": "left", "legend.fontsize": 8, "legend.frameon": False,
+    "font.size": 9,
+    "font.family": "sans-serif",
+    "axes.axisbelow": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "axes.edgecolor": "#888888",
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "legend.fontsize": 8,
+    "legend.frameon": False,
 }
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
-def _render(name: str, height: float, draw: Callable[[Figure], None],
-            aligned: bool = False) -> str:
+def _render(name: str, height: float, draw: Callable[[Figure], None], aligned: bool = False) -> str:
     """Draw on a fresh figure and return it as SVG fit to inline in HTML.
 
     `aligned` figures get fixed margins instead of a fitted layout, so the time plots'
@@ -53,8 +65,9 @@ def _render(name: str, height: float, draw: Callable[[Figure], None],
         fig = Figure(figsize=(WIDTH, height), layout=None if aligned else "constrained")
         draw(fig)
         if aligned:
-            fig.subplots_adjust(left=0.09, right=0.73, top=1 - 0.32 / height,
-                                bottom=0.5 / height, hspace=0.35)
+            fig.subplots_adjust(
+                left=0.09, right=0.73, top=1 - 0.32 / height, bottom=0.5 / height, hspace=0.35
+            )
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata=_NO_METADATA)
     return _inline(buf.getvalue(), name)
@@ -62,7 +75,7 @@ def _render(name: str, height: float, draw: Callable[[Figure], None],
 
 def _inline(svg: str, prefix: str) -> str:
     """Drop the XML prolog and prefix ids: several SVGs share one HTML id namespace."""
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r'\bid="', f'id="{prefix}-', svg)
     return svg.replace('href="#', f'href="#{prefix}-').replace("url(#", f"url(#{prefix}-")
 
@@ -113,8 +126,13 @@ def _latency_panel(ax: Axes, report: Report, sli: str, lines: dict[str, str]) ->
         ax.plot(x, y, lw=1.1, color=P50 if label.endswith("p50") else P95, label=label)
     for slo, threshold in _threshold_slos(report, sli):
         scope = f" [{slo.scope}]" if slo.scope else ""
-        ax.axhline(threshold, color=VERDICT_COLOURS[slo.verdict], ls="--", lw=1.2,
-                   label=f"{slo.name}{scope}: {slo.aggregation} {slo.objective}")
+        ax.axhline(
+            threshold,
+            color=VERDICT_COLOURS[slo.verdict],
+            ls="--",
+            lw=1.2,
+            label=f"{slo.name}{scope}: {slo.aggregation} {slo.objective}",
+        )
     ax.set_ylim(bottom=0)
     _format_y(ax, "seconds")
     _legend(ax)
@@ -122,11 +140,18 @@ def _latency_panel(ax: Axes, report: Report, sli: str, lines: dict[str, str]) ->
 
 def latency_over_time(report: Report) -> str | None:
     """Latency and TTFT percentiles per second, with the SLO thresholds they answer to."""
-    panels = [(title, sli, lines) for title, sli, lines in [
-        ("End-to-end latency", "latency",
-         {"latency p50": "latency_p50", "latency p95": "latency_p95"}),
-        ("Time to first token", "ttft", {"TTFT p95": "ttft_p95"}),
-    ] if any(_series(report, attr)[0].size for attr in lines.values())]
+    panels = [
+        (title, sli, lines)
+        for title, sli, lines in [
+            (
+                "End-to-end latency",
+                "latency",
+                {"latency p50": "latency_p50", "latency p95": "latency_p95"},
+            ),
+            ("Time to first token", "ttft", {"TTFT p95": "ttft_p95"}),
+        ]
+        if any(_series(report, attr)[0].size for attr in lines.values())
+    ]
     if not panels:
         return None
 
@@ -162,8 +187,12 @@ def slo_bars(report: Report) -> str | None:
     def draw(fig: Figure) -> None:
         ax = fig.subplots()
         ys = np.arange(len(bars))[::-1]
-        ax.barh(ys, [min(ratio, BAR_CAP) for _, ratio, _ in bars], height=0.6,
-                color=[VERDICT_COLOURS[slo.verdict] for slo, _, _ in bars])
+        ax.barh(
+            ys,
+            [min(ratio, BAR_CAP) for _, ratio, _ in bars],
+            height=0.6,
+            color=[VERDICT_COLOURS[slo.verdict] for slo, _, _ in bars],
+        )
         for y, (_, ratio, text) in zip(ys, bars, strict=True):  # text clear of the line
             ax.text(max(min(ratio, BAR_CAP), 1.0) + 0.04, y, text, va="center", fontsize=8)
         ax.axvline(1.0, color="#222222", lw=1.2, ls="--")
@@ -171,8 +200,10 @@ def slo_bars(report: Report) -> str | None:
         ax.set_xlim(0, BAR_CAP + 1.1)
         ax.set_xticks([0, 0.5, 1, 1.5, 2, 2.5, 3])
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel("measured relative to objective (dashed line = objective; "
-                      "past it = missed; inverted for 'higher is better')")
+        ax.set_xlabel(
+            "measured relative to objective (dashed line = objective; "
+            "past it = missed; inverted for 'higher is better')"
+        )
 
     return _render("slo-bars", 0.9 + 0.32 * len(bars), draw)
 
@@ -198,15 +229,25 @@ def throughput_over_time(report: Report) -> str | None:
         top.plot(x, requests, lw=0.7, color=P50, label="requests/s")
         top.plot(x, _moving_mean(requests, 10), lw=1.4, color=P95, label="10 s mean")
         if report.load.requested_rps is not None:
-            top.axhline(report.load.requested_rps, color=OFFERED, ls="--", lw=1.1,
-                        label=f"requested {fmt_value(report.load.requested_rps, 'per_second')}")
+            top.axhline(
+                report.load.requested_rps,
+                color=OFFERED,
+                ls="--",
+                lw=1.1,
+                label=f"requested {fmt_value(report.load.requested_rps, 'per_second')}",
+            )
         top.set_title("Throughput")
         top.set_ylim(bottom=0)
         _format_y(top, "per_second")
         _legend(top)
         _time_axis(bottom, report)
-        bottom.stairs(errors, np.append(x, x[-1] + 1), fill=True,  # one path, not 600 bars
-                      color=VERDICT_COLOURS["fail"], label="errors/s")
+        bottom.stairs(
+            errors,
+            np.append(x, x[-1] + 1),
+            fill=True,  # one path, not 600 bars
+            color=VERDICT_COLOURS["fail"],
+            label="errors/s",
+        )
         bottom.set_title("Errors")
         bottom.set_ylim(bottom=0, top=max(1.0, errors.max() * 1.15))
         _format_y(bottom, "per_second")
@@ -221,8 +262,16 @@ def _server_panel(ax: Axes, report: Report, series: ServerSeries) -> None:
     if not series.points:
         ax.set_axis_off()
         note = series.note or "no data"
-        ax.text(0.5, 0.5, textwrap.fill(note, 48), ha="center", va="center",
-                transform=ax.transAxes, color="#666666", style="italic")
+        ax.text(
+            0.5,
+            0.5,
+            textwrap.fill(note, 48),
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="#666666",
+            style="italic",
+        )
         return
     times, values = zip(*series.points, strict=True)
     _time_axis(ax, report)
@@ -259,13 +308,16 @@ def server_series(report: Report) -> str | None:
 
 def _key_latency(report: Report) -> str | None:
     """The SLO the sweep curve shows: the first one on a latency percentile."""
-    names = [s.name for step in report.sweep for s in step.slos
-             if s.dimension == "seconds" and s.aggregation in PERCENTILES]
+    names = [
+        s.name
+        for step in report.sweep
+        for s in step.slos
+        if s.dimension == "seconds" and s.aggregation in PERCENTILES
+    ]
     return names[0] if names else None
 
 
-def _sweep_panel(ax: Axes, report: Report, values: list[float | None],
-                 colours: list[str]) -> None:
+def _sweep_panel(ax: Axes, report: Report, values: list[float | None], colours: list[str]) -> None:
     rates = [step.rate for step in report.sweep]
     ys = np.array([np.nan if v is None else v for v in values], dtype=float)
     ax.plot(rates, ys, color="#999999", lw=1, zorder=1)
@@ -274,8 +326,12 @@ def _sweep_panel(ax: Axes, report: Report, values: list[float | None],
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v, "per_second")))
     if report.capacity_rps is not None:
-        ax.axvline(report.capacity_rps, color=VERDICT_COLOURS["pass"], lw=1.3,
-                   label=f"capacity {fmt_value(report.capacity_rps, 'per_second')}")
+        ax.axvline(
+            report.capacity_rps,
+            color=VERDICT_COLOURS["pass"],
+            lw=1.3,
+            label=f"capacity {fmt_value(report.capacity_rps, 'per_second')}",
+        )
     ax.set_xlabel("offered rate")
     ax.set_ylim(bottom=0)
 
@@ -307,8 +363,13 @@ def _key_panel(ax: Axes, report: Report, key: str, colours: list[str]) -> None:
     first = next(s for s in slos if s)
     objective = objective_of(first.objective)
     if objective is not None:
-        ax.axhline(objective.threshold, color=VERDICT_COLOURS["fail"], ls="--", lw=1.1,
-                   label=f"objective {first.objective}")
+        ax.axhline(
+            objective.threshold,
+            color=VERDICT_COLOURS["fail"],
+            ls="--",
+            lw=1.1,
+            label=f"objective {first.objective}",
+        )
     ax.set_title(f"{key}: {first.title} {first.aggregation}")
     _format_y(ax, "seconds")
     ax.legend(loc="upper left")

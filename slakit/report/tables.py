@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from slakit.load import LATE_S
 from slakit.report.formatting import (
     MISSING,
     fmt_change,
@@ -54,8 +55,15 @@ def slo_table(slos: list[SloResult]) -> Table:
         headers += ["Baseline", "Change (+ = worse)"]
     rows = []
     for s in slos:
-        row = [s.name, sli_text(s), objective_text(s), fmt_value(s.value, s.dimension),
-               f"{s.samples:,}", verdict_word(s.verdict), s.detail]
+        row = [
+            s.name,
+            sli_text(s),
+            objective_text(s),
+            fmt_value(s.value, s.dimension),
+            f"{s.samples:,}",
+            verdict_word(s.verdict),
+            s.detail,
+        ]
         if with_baseline:
             row += [fmt_value(s.baseline_value, s.dimension), fmt_change(s.regression)]
         rows.append(row)
@@ -63,10 +71,14 @@ def slo_table(slos: list[SloResult]) -> Table:
 
 
 _KIND_COLUMNS = [
-    ("Requests", None, "requests"), ("Errors", None, "errors"),
-    ("Error rate", "ratio", "error_rate"), ("Throughput", "per_second", "throughput_rps"),
-    ("Latency p50", "seconds", "latency_p50"), ("Latency p95", "seconds", "latency_p95"),
-    ("Latency p99", "seconds", "latency_p99"), ("TTFT p50", "seconds", "ttft_p50"),
+    ("Requests", None, "requests"),
+    ("Errors", None, "errors"),
+    ("Error rate", "ratio", "error_rate"),
+    ("Throughput", "per_second", "throughput_rps"),
+    ("Latency p50", "seconds", "latency_p50"),
+    ("Latency p95", "seconds", "latency_p95"),
+    ("Latency p99", "seconds", "latency_p99"),
+    ("TTFT p50", "seconds", "ttft_p50"),
     ("TTFT p95", "seconds", "ttft_p95"),
 ]
 
@@ -82,8 +94,9 @@ def _kind_row(name: str, kind: KindSummary) -> list[str]:
 def kind_table(kinds: dict[str, KindSummary]) -> Table:
     """Per request kind, `all` first: the headline numbers a reader scans for."""
     order = sorted(kinds, key=lambda name: (name != "all", name))
-    return Table(["Kind", *(c[0] for c in _KIND_COLUMNS)],
-                 [_kind_row(name, kinds[name]) for name in order])
+    return Table(
+        ["Kind", *(c[0] for c in _KIND_COLUMNS)], [_kind_row(name, kinds[name]) for name in order]
+    )
 
 
 def sweep_table(report: Report) -> Table:
@@ -92,19 +105,30 @@ def sweep_table(report: Report) -> Table:
     rows = []
     for step in report.sweep:
         by_name = {s.name: s for s in step.slos}
-        values = [fmt_value(by_name[n].value, by_name[n].dimension) if n in by_name
-                  else MISSING for n in names]
-        rows.append([fmt_value(step.rate, "per_second"), fmt_value(step.achieved_rps,
-                     "per_second"), verdict_word(step.verdict), *values])
-    return Table(["Offered", "Achieved", "Verdict", *names], rows,
-                 [step.verdict for step in report.sweep])
+        values = [
+            fmt_value(by_name[n].value, by_name[n].dimension) if n in by_name else MISSING
+            for n in names
+        ]
+        rows.append(
+            [
+                fmt_value(step.rate, "per_second"),
+                fmt_value(step.achieved_rps, "per_second"),
+                verdict_word(step.verdict),
+                *values,
+            ]
+        )
+    return Table(
+        ["Offered", "Achieved", "Verdict", *names], rows, [step.verdict for step in report.sweep]
+    )
 
 
 def capacity_text(report: Report) -> str:
     if report.capacity_rps is None:
         return "No offered rate met every SLO."
-    return (f"Capacity: {fmt_value(report.capacity_rps, 'per_second')}, the highest offered "
-            "rate at which every SLO held.")
+    return (
+        f"Capacity: {fmt_value(report.capacity_rps, 'per_second')}, the highest offered "
+        "rate at which every SLO held."
+    )
 
 
 def _when(text: str) -> str:
@@ -130,9 +154,15 @@ def alert_table(report: Report) -> Table:
     rows = []
     for alert in latest.values():
         labels, notes = alert.get("labels", {}), alert.get("annotations", {})
-        rows.append([labels.get("alertname", "?"), labels.get("severity", MISSING),
-                     alert.get("status", MISSING), _when(alert.get("startsAt", MISSING)),
-                     notes.get("summary") or notes.get("description") or ""])
+        rows.append(
+            [
+                labels.get("alertname", "?"),
+                labels.get("severity", MISSING),
+                alert.get("status", MISSING),
+                _when(alert.get("startsAt", MISSING)),
+                notes.get("summary") or notes.get("description") or "",
+            ]
+        )
     return Table(["Alert", "Severity", "Status", "Started", "Summary"], rows)
 
 
@@ -158,8 +188,10 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
         ("Scenario", f"{report.scenario_name} ({report.scenario_path})"),
         ("Target", target_text(report.target)),
         ("Started", fmt_time(report.started_at)),
-        ("Duration", span + (f", of which warm-up {fmt_value(warmup, 'seconds')}"
-                             if warmup > 0 else "")),
+        (
+            "Duration",
+            span + (f", of which warm-up {fmt_value(warmup, 'seconds')}" if warmup > 0 else ""),
+        ),
         ("Exit code", str(report.exit_code)),
     ]
     if report.baseline_run_id:
@@ -167,8 +199,11 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
     return facts
 
 
-_MODES = {"users": "closed loop (simulated users)", "rate": "open loop at a fixed rate",
-          "sweep": "rate sweep"}
+_MODES = {
+    "users": "closed loop (simulated users)",
+    "rate": "open loop at a fixed rate",
+    "sweep": "rate sweep",
+}
 
 
 def load_lines(report: Report) -> list[str]:
@@ -177,18 +212,28 @@ def load_lines(report: Report) -> list[str]:
     achieved = fmt_value(load.achieved_rps, "per_second")
     lines = [f"Mode: {_MODES[load.mode]}."]
     if load.requested_rps is not None:
-        lines.append(f"Requested {fmt_value(load.requested_rps, 'per_second')}, "
-                     f"achieved {achieved}.")
+        offered = (
+            f" (the arrival schedule offered {fmt_value(load.offered_rps, 'per_second')})"
+            if load.offered_rps is not None
+            else ""
+        )
+        lines.append(
+            f"Requested {fmt_value(load.requested_rps, 'per_second')}{offered}, "
+            f"achieved {achieved}."
+        )
     else:
         lines.append(f"Achieved {achieved}.")
     if not load.kept_up:
-        lines.append("Did not keep up with the requested rate" +
-                     (f": {load.note}" if load.note else "."))
+        lines.append(
+            "Did not keep up with the requested rate" + (f": {load.note}" if load.note else ".")
+        )
     elif load.note:
         lines.append(load.note)
     if load.late_share > 0:
-        lines.append(f"{fmt_value(load.late_share, 'ratio')} of requests went out late "
-                     "(more than 10 ms after their scheduled time).")
+        lines.append(
+            f"{fmt_value(load.late_share, 'ratio')} of requests went out late "
+            f"(more than {LATE_S * 1000:.0f} ms after their scheduled time)."
+        )
     if load.workers > 1:
         lines.append(f"Load came from {load.workers} worker processes.")
     return lines

@@ -40,6 +40,7 @@ def load_report(path: Path) -> Report:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: not a slakit report (schema v{SCHEMA_VERSION}): "
-                         f"{where}: {first['msg']}") from None
+        raise InputError(
+            f"{path}: not a slakit report (schema v{SCHEMA_VERSION}): {where}: {first['msg']}"
+        ) from None
     return report

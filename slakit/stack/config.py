@@ -46,7 +46,7 @@ class ElasticsearchConfig(_Part):
 class VllmConfig(_Part):
     port: Port = 18000
     served_model_name: str = "slakit-tiny"
-    max_model_len: int = 512
+    max_model_len: int = 2048  # the tiny model's full context; RAG prompts need ~1k tokens
     kv_cache_gib: int = 1
     start_timeout_s: float = 300
 

@@ -42,10 +42,18 @@ def run_as(cfg: StackConfig) -> str | None:
         pwd.getpwnam(cfg.elasticsearch.user)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--create-home", "--home-dir",
-             f"/var/lib/{cfg.elasticsearch.user}", "--shell", "/usr/sbin/nologin",
-             cfg.elasticsearch.user],
-            check=True, capture_output=True,
+            [
+                "useradd",
+                "--system",
+                "--create-home",
+                "--home-dir",
+                f"/var/lib/{cfg.elasticsearch.user}",
+                "--shell",
+                "/usr/sbin/nologin",
+                cfg.elasticsearch.user,
+            ],
+            check=True,
+            capture_output=True,
         )
     return cfg.elasticsearch.user
 
@@ -64,10 +72,16 @@ def download(cfg: StackConfig) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "dependency:copy",
-         f"-Dartifact={ARTIFACT.format(version=version)}",
-         f"-DoutputDirectory={target.parent}"],
-        capture_output=True, text=True,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={ARTIFACT.format(version=version)}",
+            f"-DoutputDirectory={target.parent}",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0 or not target.exists():
         last = (result.stdout + result.stderr).strip().splitlines()[-3:]

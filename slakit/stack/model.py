@@ -32,12 +32,12 @@ from slakit.paths import cache_dir
 if TYPE_CHECKING:
     from transformers import LlamaConfig, PreTrainedTokenizerFast
 
-MODEL_VERSION = "tiny-llama-v1"  # bump when anything below changes the built files
+MODEL_VERSION = "tiny-llama-v2"  # bump when anything below changes the built files
 MANIFEST = "slakit-manifest.json"
 SEED = 1234
 
 VOCAB_SIZE = 512
-MAX_LEN = 512
+MAX_LEN = 2048  # RoPE has no learned positions: a longer context costs nothing
 BOS, EOS, UNK, PAD = "<s>", "</s>", "<unk>", "<pad>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = [BOS, EOS, UNK, PAD, IM_START, IM_END]

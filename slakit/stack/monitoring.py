@@ -52,9 +52,11 @@ def prometheus_config(cfg: StackConfig) -> dict:
             "external_labels": {"stack": "slakit-embedded"},
         },
         "rule_files": [str(rules_dir(cfg).resolve() / "*.yml")],
-        "alerting": {"alertmanagers": [
-            {"static_configs": [{"targets": [f"{host}:{cfg.alertmanager.port}"]}]}
-        ]},
+        "alerting": {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [f"{host}:{cfg.alertmanager.port}"]}]}
+            ]
+        },
         "scrape_configs": jobs,
     }
 
@@ -68,12 +70,14 @@ def alertmanager_config(cfg: StackConfig) -> dict:
             "group_interval": "5s",
             "repeat_interval": "1h",
         },
-        "receivers": [{
-            "name": "slakit-webhook",
-            "webhook_configs": [
-                {"url": f"{cfg.url(cfg.webhook.port)}/alerts", "send_resolved": True}
-            ],
-        }],
+        "receivers": [
+            {
+                "name": "slakit-webhook",
+                "webhook_configs": [
+                    {"url": f"{cfg.url(cfg.webhook.port)}/alerts", "send_resolved": True}
+                ],
+            }
+        ],
     }
 
 

@@ -57,11 +57,14 @@ def _gateway_ready(cfg: StackConfig, client: httpx.Client) -> str:
 
 
 def _stream_chat(cfg: StackConfig, client: httpx.Client) -> str:
-    body = {"model": cfg.vllm.served_model_name, "stream": True, "max_tokens": 16,
-            "messages": [{"role": "user", "content": "Say something about JSON."}]}
+    body = {
+        "model": cfg.vllm.served_model_name,
+        "stream": True,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say something about JSON."}],
+    }
     chunks, t0, ttft = 0, time.perf_counter(), None
-    with client.stream("POST", f"{cfg.url(cfg.gateway.port)}/v1/chat/completions",
-                       json=body) as r:
+    with client.stream("POST", f"{cfg.url(cfg.gateway.port)}/v1/chat/completions", json=body) as r:
         _require(r.status_code == 200, r.read().decode())
         for line in r.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
@@ -72,13 +75,16 @@ def _stream_chat(cfg: StackConfig, client: httpx.Client) -> str:
 
 
 def _rag(cfg: StackConfig, client: httpx.Client) -> str:
-    r = client.post(f"{cfg.url(cfg.gateway.port)}/rag/query",
-                    json={"query": "how to parse JSON documents", "max_tokens": 16})
+    r = client.post(
+        f"{cfg.url(cfg.gateway.port)}/rag/query",
+        json={"query": "how to parse JSON documents", "max_tokens": 16},
+    )
     _require(r.status_code == 200, r.text)
     answer = r.json()
     _require(answer["documents"], "no passages retrieved")
     titles = ", ".join(d["title"] for d in answer["documents"])
-    return f"{len(answer['documents'])} passages ({titles}); answer {json.dumps(answer['answer'][:40])}"
+    excerpt = json.dumps(answer["answer"][:40])
+    return f"{len(answer['documents'])} passages ({titles}); answer {excerpt}"
 
 
 def _prometheus(cfg: StackConfig, client: httpx.Client) -> str:

@@ -60,7 +60,11 @@ def running_engine(cfg: StackConfig) -> tuple[str, dict] | None:
 
 def _write_state(cfg: StackConfig, parts: list[RunningPart]) -> None:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"engine": cfg.engine, "sim": cfg.sim.model_dump(), "parts": [asdict(p) for p in parts]}
+    payload = {
+        "engine": cfg.engine,
+        "sim": cfg.sim.model_dump(),
+        "parts": [asdict(p) for p in parts],
+    }
     tmp = state_file(cfg).with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(state_file(cfg))
@@ -117,9 +121,12 @@ def up(cfg: StackConfig) -> list[RunningPart]:
                     status.update(f"starting {key}")
                     spec = build(cfg)
                     pid = process.start(spec)
-                    started[key] = (spec, RunningPart(
-                        spec.name, pid, spec.url, spec.health_url, str(spec.log), time.time()
-                    ))
+                    started[key] = (
+                        spec,
+                        RunningPart(
+                            spec.name, pid, spec.url, spec.health_url, str(spec.log), time.time()
+                        ),
+                    )
                     _write_state(cfg, [r for _, r in started.values()])
                 pending = [p for p in pending if p not in ready]
                 _wait_next(cfg, started, healthy, status, t0)
@@ -145,16 +152,18 @@ def _wait_next(cfg: StackConfig, started: dict, healthy: set[str], status, t0: f
                 healthy.add(key)
                 return
             if time.time() - run.started_at > spec.timeout_s:
-                raise _failure(spec, f"no healthy answer from {spec.health_url} "
-                                     f"within {spec.timeout_s:.0f} s")
+                raise _failure(
+                    spec, f"no healthy answer from {spec.health_url} within {spec.timeout_s:.0f} s"
+                )
         waiting = ", ".join(k for k in started if k not in healthy)
         status.update(f"waiting for {waiting} ({time.monotonic() - t0:.0f} s)")
         time.sleep(0.5)
 
 
 def _became_healthy(cfg: StackConfig, key: str, spec: PartSpec, status, t0: float) -> None:
-    console.print(f"  [green]✓[/green] {spec.name} healthy at {spec.url} "
-                  f"({time.monotonic() - t0:.0f} s)")
+    console.print(
+        f"  [green]✓[/green] {spec.name} healthy at {spec.url} ({time.monotonic() - t0:.0f} s)"
+    )
     if key == "elasticsearch":
         status.update("indexing the corpus")
         es = Elasticsearch(spec.url, request_timeout=120)
@@ -198,10 +207,15 @@ def status(cfg: StackConfig) -> list[PartStatus]:
     for p in read_state(cfg):
         alive = process.is_running(p.pid)
         spec = PartSpec(p.part, [], p.url, Path(p.log), p.health_url, 0)
-        out.append(PartStatus(
-            p.part, p.pid, p.url, alive and process.check_health(spec),
-            time.time() - p.started_at if alive else 0.0,
-        ))
+        out.append(
+            PartStatus(
+                p.part,
+                p.pid,
+                p.url,
+                alive and process.check_health(spec),
+                time.time() - p.started_at if alive else 0.0,
+            )
+        )
     return out
 
 

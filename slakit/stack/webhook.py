@@ -56,8 +56,10 @@ def make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
             self._reply(200, b"ok\n")
 
         def log_message(self, fmt: str, *args: object) -> None:
-            print(f"webhook: {self.command} {self.path} {args[1] if len(args) > 1 else ''}",
-                  flush=True)
+            print(
+                f"webhook: {self.command} {self.path} {args[1] if len(args) > 1 else ''}",
+                flush=True,
+            )
 
     return Handler
 

@@ -17,21 +17,29 @@ from slakit.report.html import render_html
 from tests.report_factory import realistic_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT = 120  # seconds; a cold Chromium start takes a few
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.integration  # Chromium comes from scripts/bootstrap.sh
 
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """One Chromium run on a fresh profile, bounded by TIMEOUT."""
     profile = tempfile.mkdtemp(prefix="profile-", dir=tmp_path)
-    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +51,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_paints(page: Path, tmp_path: Path):
     png = tmp_path / "report.png"
-    done = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1280,2400",
-                     page.as_uri())
+    done = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1280,2400", page.as_uri())
     assert png.exists(), done.stderr[-2000:]
     assert png.stat().st_size > 20_000
     with Image.open(png) as image:

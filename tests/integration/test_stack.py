@@ -26,12 +26,17 @@ def test_elasticsearch_health_and_corpus_count(stack: StackConfig) -> None:
 
 
 def test_vllm_streams_a_chat_completion(stack: StackConfig) -> None:
-    body = {"model": stack.vllm.served_model_name, "stream": True, "max_tokens": 12,
-            "messages": [{"role": "user", "content": "hello"}],
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": stack.vllm.served_model_name,
+        "stream": True,
+        "max_tokens": 12,
+        "messages": [{"role": "user", "content": "hello"}],
+        "stream_options": {"include_usage": True},
+    }
     chunks = []
-    with httpx.stream("POST", f"{stack.url(stack.vllm.port)}/v1/chat/completions",
-                      json=body, timeout=60) as r:
+    with httpx.stream(
+        "POST", f"{stack.url(stack.vllm.port)}/v1/chat/completions", json=body, timeout=60
+    ) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
@@ -42,8 +47,11 @@ def test_vllm_streams_a_chat_completion(stack: StackConfig) -> None:
 
 
 def test_rag_query_retrieves_passages_with_the_query_terms(stack: StackConfig) -> None:
-    r = httpx.post(f"{stack.url(stack.gateway.port)}/rag/query",
-                   json={"query": "decode JSON", "max_tokens": 8}, timeout=60)
+    r = httpx.post(
+        f"{stack.url(stack.gateway.port)}/rag/query",
+        json={"query": "decode JSON", "max_tokens": 8},
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
     answer = r.json()
     assert answer["answer"]
@@ -62,28 +70,37 @@ def test_prometheus_scrapes_every_part(stack: StackConfig) -> None:
     while True:
         targets = httpx.get(f"{prom}/api/v1/targets").json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        series = httpx.get(f"{prom}/api/v1/query", params={
-            "query": "slakit_gateway_requests_total"}).json()["data"]["result"]
+        series = httpx.get(
+            f"{prom}/api/v1/query", params={"query": "slakit_gateway_requests_total"}
+        ).json()["data"]["result"]
         if set(health.values()) == {"up"} and series or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert health == {job: "up" for job in ("prometheus", "alertmanager", "vllm", "gateway")}
     assert series, "gateway request counter not scraped"
-    vllm = httpx.get(f"{prom}/api/v1/query", params={
-        "query": "vllm:num_requests_running"}).json()["data"]["result"]
+    vllm = httpx.get(f"{prom}/api/v1/query", params={"query": "vllm:num_requests_running"}).json()[
+        "data"
+    ]["result"]
     assert vllm and vllm[0]["metric"]["job"] == "vllm"
 
 
 def test_alert_posted_to_alertmanager_reaches_the_webhook(stack: StackConfig) -> None:
     name = f"SlakitSynthetic{int(time.time())}"
-    alert = [{"labels": {"alertname": name, "severity": "ticket"},
-              "annotations": {"summary": "synthetic alert from the test suite"}}]
+    alert = [
+        {
+            "labels": {"alertname": name, "severity": "ticket"},
+            "annotations": {"summary": "synthetic alert from the test suite"},
+        }
+    ]
     r = httpx.post(f"{stack.url(stack.alertmanager.port)}/api/v2/alerts", json=alert)
     assert r.status_code == 200
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        names = {a["labels"]["alertname"] for n in read_alerts(alerts_file(stack))
-                 for a in n["notification"].get("alerts", [])}
+        names = {
+            a["labels"]["alertname"]
+            for n in read_alerts(alerts_file(stack))
+            for a in n["notification"].get("alerts", [])
+        }
         if name in names:
             return
         time.sleep(0.5)

@@ -38,9 +38,16 @@ def test_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stdout + status.stderr
     rows = json.loads(status.stdout)
     assert {r["part"] for r in rows} == {
-        "elasticsearch", "sim", "webhook", "alertmanager", "gateway", "prometheus"}
-    assert all(r["healthy"] and r["pid"] > 0 and r["url"].startswith("http://127.0.0.1:")
-               for r in rows)
+        "elasticsearch",
+        "sim",
+        "webhook",
+        "alertmanager",
+        "gateway",
+        "prometheus",
+    }
+    assert all(
+        r["healthy"] and r["pid"] > 0 and r["url"].startswith("http://127.0.0.1:") for r in rows
+    )
     down = run_cli("stack", "down", "--purge", "--config", str(config))
     assert down.returncode == 0, down.stderr
     assert not any(process.group_alive(pid) for pid in pids)
@@ -53,8 +60,7 @@ def test_broken_config_is_one_line_per_problem(tmp_path: Path) -> None:
     r = run_cli("stack", "up", "--config", str(bad))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert f"slakit: {bad}:3: gateway.port: expected a port between 1024 and 65535" \
-        in lines
+    assert f"slakit: {bad}:3: gateway.port: expected a port between 1024 and 65535" in lines
     assert f"slakit: {bad}:4: gateway.colour: unknown field" in lines
     assert "Traceback" not in r.stderr
 

@@ -20,9 +20,10 @@ from slakit import sse
 from slakit.stack import sim_engine
 from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import SimConfig
-from slakit.stack.gateway import GatewaySettings, create_app
 from slakit.stack.gateway import metrics as gm
+from slakit.stack.gateway.app import create_app
 from slakit.stack.gateway.rag import NO_PASSAGES, messages
+from slakit.stack.gateway.settings import GatewaySettings
 from tests.servers import (
     free_port,
     metric,

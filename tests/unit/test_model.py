@@ -16,10 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from slakit.stack import model  # noqa: E402
+from slakit.stack import model
 
 # Subprocesses run from the checkout's root, so they import this slakit even uninstalled.
 ROOT = Path(model.__file__).resolve().parents[2]

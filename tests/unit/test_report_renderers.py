@@ -25,12 +25,22 @@ from tests.report_factory import (
 ALL = [passing_report, failing_report, partial_report, sweep_report, realistic_report]
 
 
-@pytest.mark.parametrize(("value", "dimension", "text"), [
-    (0.8123, "seconds", "812 ms"), (0.0004, "seconds", "0.4 ms"), (1.25, "seconds", "1.25 s"),
-    (75.0, "seconds", "75 s"), (0.0042, "ratio", "0.42%"), (0.995, "ratio", "99.5%"),
-    (0.0, "ratio", "0%"), (9.62, "per_second", "9.62/s"), (1234.0, "per_second", "1,234/s"),
-    (3.0, "number", "3"), (None, "seconds", "—"),
-])
+@pytest.mark.parametrize(
+    ("value", "dimension", "text"),
+    [
+        (0.8123, "seconds", "812 ms"),
+        (0.0004, "seconds", "0.4 ms"),
+        (1.25, "seconds", "1.25 s"),
+        (75.0, "seconds", "75 s"),
+        (0.0042, "ratio", "0.42%"),
+        (0.995, "ratio", "99.5%"),
+        (0.0, "ratio", "0%"),
+        (9.62, "per_second", "9.62/s"),
+        (1234.0, "per_second", "1,234/s"),
+        (3.0, "number", "3"),
+        (None, "seconds", "—"),
+    ],
+)
 def test_values_read_in_their_dimension(value, dimension, text):
     assert fmt_value(value, dimension) == text
 
@@ -47,8 +57,11 @@ def _suite(report: Report) -> ET.Element:
 
 
 def _failures(suite: ET.Element) -> dict[str, ET.Element]:
-    return {case.get("name"): case.find("failure") for case in suite.findall("testcase")
-            if case.find("failure") is not None}
+    return {
+        case.get("name"): case.find("failure")
+        for case in suite.findall("testcase")
+        if case.find("failure") is not None
+    }
 
 
 def test_junit_names_the_failing_slo():
@@ -60,12 +73,18 @@ def test_junit_names_the_failing_slo():
     message = failures["latency-impossible"].get("message")
     assert message == "measured 820 ms vs objective < 1ms"
     assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped", "time")} == {
-        "tests": "7", "failures": "1", "errors": "0", "skipped": "0", "time": "120.000"}
+        "tests": "7",
+        "failures": "1",
+        "errors": "0",
+        "skipped": "0",
+        "time": "120.000",
+    }
 
 
 def test_junit_warn_passes_with_a_note():
-    case = next(c for c in _suite(realistic_report()).findall("testcase")
-                if c.get("name") == "latency-p95")
+    case = next(
+        c for c in _suite(realistic_report()).findall("testcase") if c.get("name") == "latency-p95"
+    )
     assert case.find("failure") is None
     assert case.find("system-out").text.startswith("WARN: measured 820 ms")
 
@@ -107,8 +126,11 @@ def test_markdown_cells_cannot_break_the_table_or_inject_tags():
     assert "a\\|b&lt;img src=x>" in text and "<img" not in text
 
 
-NETWORK = re.compile(r"""(?:\b(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//"""
-                     r"""|url\(\s*["']?\s*(?:https?:)?//|@import)""", re.IGNORECASE)
+NETWORK = re.compile(
+    r"""(?:\b(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|url\(\s*["']?\s*(?:https?:)?//|@import)""",
+    re.IGNORECASE,
+)
 
 
 @pytest.mark.parametrize("build", ALL, ids=lambda f: f.__name__)
@@ -139,8 +161,18 @@ def test_sweep_plot_only_for_sweeps():
 
 
 def test_plots_skip_empty_data_and_show_notes():
-    empty = make_report(timeseries=[], server=[ServerSeries(
-        name="es", title="ES latency", unit="seconds", promql="x", note="exporter not scraped")])
+    empty = make_report(
+        timeseries=[],
+        server=[
+            ServerSeries(
+                name="es",
+                title="ES latency",
+                unit="seconds",
+                promql="x",
+                note="exporter not scraped",
+            )
+        ],
+    )
     for key in ("latency", "throughput"):
         assert PLOTS[key][1](empty) is None
     assert "exporter not scraped" in PLOTS["server"][1](empty)

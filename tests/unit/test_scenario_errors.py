@@ -27,50 +27,81 @@ CASES = {
     "not-a-mapping": ("- just\n- a list\n", "expected a mapping"),
     "unknown-top-field": (GOOD + "colour: blue\n", ":8: colour: unknown field"),
     "missing-name": (GOOD.replace("name: ok\n", ""), "name: required field is missing"),
-    "missing-load": (GOOD.replace("load:\n  rate: {rps: 2, duration: 10s}\n", ""),
-                     "load: required field is missing"),
-    "empty-workload": (GOOD.replace("  - kind: chat\n", "  []\n").replace(
-        "workload:\n  []", "workload: []"), "workload: List should have at least 1 item"),
+    "missing-load": (
+        GOOD.replace("load:\n  rate: {rps: 2, duration: 10s}\n", ""),
+        "load: required field is missing",
+    ),
+    "empty-workload": (
+        GOOD.replace("  - kind: chat\n", "  []\n").replace("workload:\n  []", "workload: []"),
+        "workload: List should have at least 1 item",
+    ),
     "unknown-kind": (GOOD.replace("kind: chat", "kind: telnet"), "workload.0"),
-    "unknown-kind-field": (GOOD.replace("  - kind: chat\n", "  - kind: chat\n    temprature: 1\n"),
-                           ":4: workload.0.chat.temprature: unknown field"),
-    "duration-without-unit": (GOOD.replace("duration: 10s", "duration: 10"),
-                              "load.rate.duration"),
-    "duration-bad-unit": (GOOD.replace("duration: 10s", "duration: 10 parsecs"),
-                          "expected a duration like"),
+    "unknown-kind-field": (
+        GOOD.replace("  - kind: chat\n", "  - kind: chat\n    temprature: 1\n"),
+        ":4: workload.0.chat.temprature: unknown field",
+    ),
+    "duration-without-unit": (GOOD.replace("duration: 10s", "duration: 10"), "load.rate.duration"),
+    "duration-bad-unit": (
+        GOOD.replace("duration: 10s", "duration: 10 parsecs"),
+        "expected a duration like",
+    ),
     "negative-rate": (GOOD.replace("rps: 2", "rps: -3"), "load.rate.rps"),
-    "two-load-modes": (GOOD.replace("  rate: {rps: 2, duration: 10s}\n",
-                                    "  rate: {rps: 2, duration: 10s}\n  users: {stages: "
-                                    "[{users: 1, spawn_rate: 1, duration: 5s}]}\n"),
-                       "choose exactly one of"),
-    "no-load-mode": (GOOD.replace("  rate: {rps: 2, duration: 10s}\n", "  {}\n").replace(
-        "load:\n  {}", "load: {}"), "choose exactly one of"),
+    "two-load-modes": (
+        GOOD.replace(
+            "  rate: {rps: 2, duration: 10s}\n",
+            "  rate: {rps: 2, duration: 10s}\n  users: {stages: "
+            "[{users: 1, spawn_rate: 1, duration: 5s}]}\n",
+        ),
+        "choose exactly one of",
+    ),
+    "no-load-mode": (
+        GOOD.replace("  rate: {rps: 2, duration: 10s}\n", "  {}\n").replace(
+            "load:\n  {}", "load: {}"
+        ),
+        "choose exactly one of",
+    ),
     "unknown-sli": (GOOD.replace("sli: ttft", "sli: happiness"), "unknown sli 'happiness'"),
-    "unknown-aggregation": (GOOD.replace("aggregation: p95", "aggregation: p42"),
-                            "unknown aggregation 'p42'"),
-    "aggregation-not-for-sli": (GOOD.replace("sli: ttft, aggregation: p95",
-                                             "sli: error_rate, aggregation: p95"),
-                                "supports ratio, not 'p95'"),
-    "objective-garbage": (GOOD.replace('"< 500ms"', '"fast please"'),
-                          "expected an objective like"),
+    "unknown-aggregation": (
+        GOOD.replace("aggregation: p95", "aggregation: p42"),
+        "unknown aggregation 'p42'",
+    ),
+    "aggregation-not-for-sli": (
+        GOOD.replace("sli: ttft, aggregation: p95", "sli: error_rate, aggregation: p95"),
+        "supports ratio, not 'p95'",
+    ),
+    "objective-garbage": (GOOD.replace('"< 500ms"', '"fast please"'), "expected an objective like"),
     "objective-wrong-unit": (GOOD.replace('"< 500ms"', '"< 5%"'), "is in ratio but sli 'ttft'"),
-    "objective-over-100pct": (GOOD.replace('sli: ttft, aggregation: p95, objective: "< 500ms"',
-                                           'sli: error_rate, aggregation: ratio, '
-                                           'objective: "< 150%"'),
-                              "cannot exceed 100%"),
+    "objective-over-100pct": (
+        GOOD.replace(
+            'sli: ttft, aggregation: p95, objective: "< 500ms"',
+            'sli: error_rate, aggregation: ratio, objective: "< 150%"',
+        ),
+        "cannot exceed 100%",
+    ),
     "unknown-unit": (GOOD.replace('"< 500ms"', '"< 5 fortnights"'), "unknown unit"),
-    "scope-not-a-kind": (GOOD.replace('objective: "< 500ms"}', 'objective: "< 500ms", '
-                                      'scope: rag}'), ":7: slos.0.scope: scope 'rag' is not a request kind"),
-    "duplicate-slo": (GOOD + '  - {name: ttft, sli: latency, aggregation: p95, '
-                      'objective: "< 1s"}\n', ":8: slos.1.name: two SLOs share the name"),
+    "scope-not-a-kind": (
+        GOOD.replace('objective: "< 500ms"}', 'objective: "< 500ms", scope: rag}'),
+        ":7: slos.0.scope: scope 'rag' is not a request kind",
+    ),
+    "duplicate-slo": (
+        GOOD + '  - {name: ttft, sli: latency, aggregation: p95, objective: "< 1s"}\n',
+        ":8: slos.1.name: two SLOs share the name",
+    ),
     "warmup-too-long": (GOOD + "warmup: 20s\n", ":8: warmup: warmup (20s) must be shorter"),
-    "uniform-without-max": (GOOD.replace("  - kind: chat\n", "  - kind: chat\n    "
-                                         "input_tokens: {dist: uniform, min: 3}\n"),
-                            "uniform distribution needs min and max"),
-    "weight-zero": (GOOD.replace("  - kind: chat\n", "  - kind: chat\n    weight: 0\n"),
-                    "workload.0.chat.weight"),
-    "bad-relative": (GOOD.replace('objective: "< 500ms"}', 'objective: "< 500ms", '
-                                  'baseline: "better please"}'), "like 'within 10%'"),
+    "uniform-without-max": (
+        GOOD.replace(
+            "  - kind: chat\n", "  - kind: chat\n    input_tokens: {dist: uniform, min: 3}\n"
+        ),
+        "uniform distribution needs min and max",
+    ),
+    "weight-zero": (
+        GOOD.replace("  - kind: chat\n", "  - kind: chat\n    weight: 0\n"),
+        "workload.0.chat.weight",
+    ),
+    "bad-relative": (
+        GOOD.replace('objective: "< 500ms"}', 'objective: "< 500ms", baseline: "better please"}'),
+        "like 'within 10%'",
+    ),
     "target-typo": (GOOD + "target: embeded\n", "target"),
 }
 

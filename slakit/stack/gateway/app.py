@@ -369,6 +369,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def ready() -> JSONResponse:
         return await gw.ready()
 
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        """The engine's model list, so the gateway is a complete OpenAI-compatible base URL."""
+        if denied := gw.admit(request, "/v1/models"):
+            return denied
+        try:
+            upstream = await gw.client.get("/v1/models")
+        except httpx.HTTPError as exc:
+            return error_response(
+                STATUS_ENGINE_FAILED, "BadGatewayError", f"engine unreachable: {type(exc).__name__}"
+            )
+        return Response(
+            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
+        )
+
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,358 @@
+"""`slakit run scenario` end to end, as CI uses it: real load, real reports, exit codes.
+
+The smoke and impossible-objective runs use the session's real stack (real vLLM). The
+fault, kill, distributed and baseline runs use the simulated engine as their target,
+started here as its own process, so faults can be injected and the target killed.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from slakit.stack import supervisor
+from slakit.stack.config import StackConfig
+from tests.conftest import run_cli, stack_config, stack_env
+from tests.servers import REPO, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+REPORT_FILES = ("report.json", "junit.xml", "summary.md", "report.html")
+
+
+def _run_dir(out: Path) -> Path:
+    runs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def _report(out: Path) -> dict:
+    return json.loads((_run_dir(out) / "report.json").read_text())
+
+
+def _scenario(tmp_path: Path, name: str, **fields) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, **fields}, sort_keys=False))
+    return path
+
+
+@contextmanager
+def sim_engine(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The simulated engine as its own process: (base URL, process) so a test can kill it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slakit.stack.sim_engine",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model-name",
+            "slakit-tiny",
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _answers(url), 30, "sim engine")
+        yield url, proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/models", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _target_file(tmp_path: Path, openai: str, **extra) -> Path:
+    path = tmp_path / "target.yaml"
+    path.write_text(yaml.safe_dump({"openai": openai, **extra}))
+    return path
+
+
+CHAT = [{"kind": "chat", "output_tokens": 16}]
+BASIC_SLOS = [
+    {"name": "ttft-p95", "sli": "ttft", "aggregation": "p95", "objective": "< 2s"},
+    {"name": "errors", "sli": "error_rate", "aggregation": "ratio", "objective": "< 1%"},
+]
+
+
+def test_smoke_scenario_passes_on_the_real_stack(stack: StackConfig, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    r = run_cli(
+        "run",
+        "scenario",
+        str(REPO / "scenarios" / "smoke.yaml"),
+        "--out",
+        str(out),
+        env=stack_env(stack),
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = _run_dir(out)
+    for name in REPORT_FILES:
+        assert (run_dir / name).stat().st_size > 0, name
+    suite = ET.fromstring((run_dir / "junit.xml").read_text()).find("testsuite")
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 8
+    report = _report(out)
+    assert report["status"] == "complete" and report["verdict"] in ("pass", "warn")
+    assert report["target"]["engine"] == "vllm"
+    assert report["kinds"]["chat"]["requests"] > 50 and report["kinds"]["rag"]["requests"] > 10
+    assert report["load"]["kept_up"], report["load"]
+    server = {s["name"]: s for s in report["server"]}
+    assert server["vllm_ttft"]["points"] and server["gateway_total_latency"]["points"]
+    # Every request carried a W3C traceparent with its own trace id.
+    samples = [
+        json.loads(line) for line in (run_dir / "samples-local.jsonl").read_text().splitlines()
+    ]
+    assert len({s["trace_id"] for s in samples}) == len(samples)
+
+
+def test_impossible_objective_fails_and_is_named(stack: StackConfig, tmp_path: Path) -> None:
+    scenario = _scenario(
+        tmp_path,
+        "impossible",
+        workload=CHAT,
+        load={"rate": {"rps": 4, "duration": "10s"}},
+        slos=[
+            *BASIC_SLOS,
+            {"name": "ttft-instant", "sli": "ttft", "aggregation": "p50", "objective": "< 0.01ms"},
+        ],
+        gate={"min_samples": 10},
+    )
+    out = tmp_path / "reports"
+    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=stack_env(stack))
+    assert r.returncode == 1, r.stdout + r.stderr
+    run_dir = _run_dir(out)
+    failures = [
+        tc
+        for tc in ET.parse(run_dir / "junit.xml").iter("testcase")
+        if tc.find("failure") is not None
+    ]
+    assert [tc.get("name") for tc in failures] == ["ttft-instant"]
+    summary = (run_dir / "summary.md").read_text()
+    assert "ttft-instant" in summary and "FAIL" in summary
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    """A second embedded stack, on the simulated engine, for faults.yaml's own settings."""
+    cfg = stack_config(tmp_path_factory.mktemp("fault-stack"), engine="sim", shift=200)
+    yield cfg
+    supervisor.down(cfg, purge=True)
+
+
+def test_faults_scenario_fails_and_says_why(fault_stack: StackConfig, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    r = run_cli(
+        "run",
+        "scenario",
+        str(REPO / "scenarios" / "faults.yaml"),
+        "--out",
+        str(out),
+        env=stack_env(fault_stack),
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    report = _report(out)
+    verdicts = {s["name"]: s["verdict"] for s in report["slos"]}
+    assert verdicts["errors"] == "fail" and verdicts["itl-max"] == "fail"
+    assert report["kinds"]["all"]["errors_by_class"].get("http_500", 0) > 0
+    why = " ".join(report["limits"])
+    assert "http_500" in why
+    assert "http_500" in (_run_dir(out) / "summary.md").read_text()
+
+
+def test_killed_target_gives_a_partial_report(tmp_path: Path) -> None:
+    with sim_engine() as (url, engine):
+        scenario = _scenario(
+            tmp_path,
+            "killed",
+            workload=CHAT,
+            load={"rate": {"rps": 10, "duration": "40s"}},
+            slos=BASIC_SLOS,
+        )
+        out = tmp_path / "reports"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "slakit",
+                "run",
+                "scenario",
+                str(scenario),
+                "--out",
+                str(out),
+                "--target",
+                str(_target_file(tmp_path, url)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(8)
+        engine.kill()  # the target dies without a goodbye
+        stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stdout + stderr
+    assert "Traceback" not in stderr
+    report = _report(out)
+    assert report["status"] == "partial"
+    assert "target stopped answering" in report["partial_reason"]
+    assert report["ended_at"] - report["started_at"] < 30
+    assert report["kinds"]["all"]["requests"] > 30  # what it had is kept
+    assert "partial" in (_run_dir(out) / "summary.md").read_text().lower()
+
+
+def test_two_distributed_workers_give_one_merged_result(tmp_path: Path) -> None:
+    with sim_engine() as (url, engine):
+        scenario = _scenario(
+            tmp_path,
+            "distributed",
+            workload=CHAT,
+            load={"rate": {"rps": 12, "duration": "12s"}, "distributed": {"workers": 2}},
+            slos=BASIC_SLOS,
+            gate={"min_samples": 20},
+        )
+        out = tmp_path / "reports"
+        r = run_cli(
+            "run",
+            "scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--target",
+            str(_target_file(tmp_path, url)),
+        )
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = _run_dir(out)
+    per_worker = [
+        len((run_dir / f"samples-worker{i}.jsonl").read_text().splitlines()) for i in range(2)
+    ]
+    assert all(n > 20 for n in per_worker), per_worker
+    report = _report(out)
+    assert report["load"]["workers"] == 2
+    total = report["kinds"]["all"]["requests"]
+    assert total <= sum(per_worker) and total > 0.8 * sum(per_worker)  # warm-up excluded
+    assert report["load"]["achieved_rps"] > 9
+
+
+def test_baseline_regression_is_detected_both_ways(tmp_path: Path) -> None:
+    slos = [
+        {
+            "name": "ttft-p50",
+            "sli": "ttft",
+            "aggregation": "p50",
+            "objective": "< 2s",
+            "baseline": "within 10%",
+        }
+    ]
+    reports = {}
+    for label, ttft in (("fast", "10"), ("slow", "120")):
+        with sim_engine("--ttft-ms", ttft) as (url, _):
+            scenario = _scenario(
+                tmp_path,
+                label,
+                workload=CHAT,
+                slos=slos,
+                load={"rate": {"rps": 8, "duration": "8s"}},
+                gate={"min_samples": 10},
+            )
+            out = tmp_path / label
+            r = run_cli(
+                "run",
+                "scenario",
+                str(scenario),
+                "--out",
+                str(out),
+                "--target",
+                str(_target_file(tmp_path, url)),
+            )
+            assert r.returncode == 0, r.stdout + r.stderr
+            reports[label] = _run_dir(out) / "report.json"
+    worse = run_cli("check", str(reports["slow"]), "--baseline", str(reports["fast"]))
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "ttft-p50" in worse.stdout and "baseline" in worse.stdout
+    better = run_cli("check", str(reports["fast"]), "--baseline", str(reports["slow"]))
+    assert better.returncode == 0, better.stdout + better.stderr
+    loose = run_cli(
+        "check",
+        str(reports["slow"]),
+        "--baseline",
+        str(reports["fast"]),
+        "--max-regression",
+        "5000",
+    )
+    assert loose.returncode == 0, loose.stdout + loose.stderr
+
+
+def test_interrupt_keeps_samples_and_writes_a_partial_report(tmp_path: Path) -> None:
+    with sim_engine() as (url, engine):
+        scenario = _scenario(
+            tmp_path,
+            "interrupted",
+            workload=CHAT,
+            load={"rate": {"rps": 10, "duration": "60s"}},
+            slos=BASIC_SLOS,
+        )
+        out = tmp_path / "reports"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "slakit",
+                "run",
+                "scenario",
+                str(scenario),
+                "--out",
+                str(out),
+                "--target",
+                str(_target_file(tmp_path, url)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(8)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout + stderr
+    report = _report(out)
+    assert report["status"] == "partial" and "SIGINT" in report["partial_reason"]
+    assert report["kinds"]["all"]["requests"] > 40
+
+
+def test_unreachable_target_is_exit_2(tmp_path: Path) -> None:
+    scenario = _scenario(
+        tmp_path,
+        "nowhere",
+        workload=CHAT,
+        load={"rate": {"rps": 1, "duration": "5s"}},
+        slos=BASIC_SLOS,
+    )
+    r = run_cli(
+        "run",
+        "scenario",
+        str(scenario),
+        "--target",
+        str(_target_file(tmp_path, "http://127.0.0.1:9")),
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith("slakit: target unreachable: openai http://127.0.0.1:9/v1/models")
+    assert "Traceback" not in r.stderr
