@@ -16,6 +16,7 @@ from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
 
 # Ports for the test session's stack: the defaults + 10000, away from a running demo.
+# Tests that need a second stack shift these by 1000 or 2000 (no overlap with these).
 TEST_PORTS = {
     "elasticsearch": {"port": 29200, "transport_port": 29300},
     "vllm": {"port": 28000},

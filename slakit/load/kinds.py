@@ -23,11 +23,12 @@ _CORPUS = PromptSource()
 
 
 def _error_class(resp) -> str:
-    error = getattr(resp, "error", None)
-    if error is None:
+    """`http_<status>` when the server answered, else what kept it from answering."""
+    if resp.status_code:
         return f"http_{resp.status_code}"
+    error = getattr(resp, "error", None)
     name = type(error).__name__.lower()
-    if "timeout" in name:
+    if "timeout" in name or "timed out" in str(error):
         return "timeout"
     if isinstance(error, ConnectionError) or "connection" in name or "refused" in str(error):
         return "connection"

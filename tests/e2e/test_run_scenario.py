@@ -155,7 +155,7 @@ def test_impossible_objective_fails_and_is_named(stack: StackConfig, tmp_path: P
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
     """A second embedded stack, on the simulated engine, for faults.yaml's own settings."""
-    cfg = stack_config(tmp_path_factory.mktemp("fault-stack"), engine="sim", shift=200)
+    cfg = stack_config(tmp_path_factory.mktemp("fault-stack"), engine="sim", shift=2000)
     yield cfg
     supervisor.down(cfg, purge=True)
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def write_config(path: Path, **extra) -> Path:
-    cfg = stack_config(path.parent / "state", engine="sim", shift=100, **extra)
+    cfg = stack_config(path.parent / "state", engine="sim", shift=1000, **extra)
     data = cfg.model_dump(mode="json", exclude={"cache_dir"})
     path.write_text(yaml.safe_dump(data))
     return path
@@ -31,7 +31,7 @@ def test_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     config = write_config(tmp_path / "stack.yaml")
     up = run_cli("stack", "up", "--config", str(config))
     assert up.returncode == 0, up.stderr
-    cfg = stack_config(tmp_path / "state", engine="sim", shift=100)
+    cfg = stack_config(tmp_path / "state", engine="sim", shift=1000)
     pids = [p.pid for p in read_state(cfg)]
     assert len(pids) == 6
     status = run_cli("stack", "status", "--json", "--config", str(config))
@@ -67,7 +67,7 @@ def test_broken_config_is_one_line_per_problem(tmp_path: Path) -> None:
 
 def test_busy_port_is_named_and_nothing_starts(tmp_path: Path) -> None:
     config = write_config(tmp_path / "stack.yaml")
-    cfg = stack_config(tmp_path / "state", engine="sim", shift=100)
+    cfg = stack_config(tmp_path / "state", engine="sim", shift=1000)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", cfg.gateway.port))
         squatter.listen()
@@ -86,11 +86,12 @@ def test_elasticsearch_that_cannot_start_is_named_and_cleaned_up(tmp_path: Path)
     config.write_text(yaml.safe_dump(data))
     r = run_cli("stack", "up", "--config", str(config))
     assert r.returncode == 1
-    first = r.stderr.strip().splitlines()[0]
-    assert first.startswith("slakit: elasticsearch failed to start: the process exited")
+    errors = [line for line in r.stderr.splitlines() if line.startswith("slakit: ")]
+    assert errors[0].startswith("slakit: elasticsearch failed to start: the process exited")
     assert "Traceback" not in r.stderr
-    cfg = stack_config(tmp_path / "state", engine="sim", shift=100)
+    cfg = stack_config(tmp_path / "state", engine="sim", shift=1000)
     assert read_state(cfg) == []
     for port in (cfg.sim.port, cfg.webhook.port):
-        with socket.socket() as probe:  # nothing left listening
+        with socket.socket() as probe:  # nothing left listening (TIME_WAIT is fine)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
