@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from slakit.metrics import Window
+from slakit.report.formatting import fmt_value
 from slakit.report.model import KindSummary, Point, SloResult, Verdict
 from slakit.scenario import Scenario, Slo, parse_relative
 from slakit.sli import CATALOGUE, PERCENTILES, Sli
@@ -110,7 +111,7 @@ def judge(
     sli = CATALOGUE[slo.sli]
     if value is None:
         return "inconclusive", note or "no samples in the evaluation window"
-    shown = format_value(value, sli.dimension)
+    shown = fmt_value(value, sli.dimension)
     if samples < min_samples:
         return (
             "inconclusive",
@@ -123,16 +124,6 @@ def judge(
     if slo.warn and not parse_objective(slo.warn).holds(value):
         return "warn", f"{measured} meets {slo.objective} but not the warning level {slo.warn}"
     return "pass", f"{measured} meets {slo.objective}"
-
-
-def format_value(value: float, dimension: str) -> str:
-    if dimension == "seconds":
-        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-    if dimension == "ratio":
-        return f"{value * 100:.2f}%"
-    if dimension == "per_second":
-        return f"{value:.2f}/s"
-    return f"{value:g}"
 
 
 def evaluate_slos(
@@ -271,7 +262,7 @@ def compare_baseline(
             update |= {
                 "verdict": "fail",
                 "detail": f"{result.detail}; {regression:+.1%} vs "
-                f"baseline {format_value(old.value, result.dimension)} (allowed {allowed})",
+                f"baseline {fmt_value(old.value, result.dimension)} (allowed {allowed})",
             }
         out.append(result.model_copy(update=update))
     return out

@@ -96,31 +96,33 @@ def _usage(sample: Sample, usage: dict | None, counted: int) -> None:
         sample.tokens_out = counted
 
 
-def _send(client, url: str, body: dict, headers: dict, sample: Sample, stream: bool) -> None:
+def _read_completion(resp, sample: Sample) -> str | None:
+    payload = resp.json()
+    _usage(sample, payload.get("usage"), 0)
+    if "error" in payload:
+        return "server_error"
+    return None if sample.tokens_out else "no_tokens"
+
+
+def _read_bulk(resp, sample: Sample) -> str | None:
+    return "bulk_item_errors" if resp.json().get("errors") else None
+
+
+def _send(client, sample: Sample, url: str, headers: dict, read=None, stream=False, **body):
+    """POST through Locust's client, timing from just before the send; `read` judges the
+    body of a 200. Whatever the connection does mid-body is an error class, never a crash."""
+    sample.start = time.time()
     with client.request(
-        "POST",
-        url,
-        json=body,
-        headers=headers,
-        stream=stream,
-        catch_response=True,
-        name=sample.kind,
+        "POST", url, headers=headers, stream=stream, catch_response=True, name=sample.kind, **body
     ) as resp:
         sample.status = resp.status_code or 0
         if sample.status != 200:
             return _finish(resp, sample, _error_class(resp))
         try:
-            if stream:
-                error = _stream(resp, sample)
-            else:
-                payload = resp.json()
-                error = None if "error" not in payload else "server_error"
-                _usage(sample, payload.get("usage"), 0)
-                if not sample.tokens_out:
-                    error = error or "no_tokens"
+            error = read(resp, sample) if read else None
         except (ValueError, KeyError, TypeError, AttributeError):
             error = "bad_response"
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 (the client's many connection errors)
             error = "timeout" if "timed out" in str(exc) else "connection"
         _finish(resp, sample, error)
 
@@ -143,7 +145,15 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
-        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample, spec.stream)
+        _send(
+            client,
+            sample,
+            url,
+            _headers(target, _traceparent(sample, rng)),
+            read=_stream if spec.stream else _read_completion,
+            stream=spec.stream,
+            json=body,
+        )
 
     return execute
 
@@ -159,7 +169,15 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
             "stream": spec.stream,
             "max_tokens": draw_tokens(spec.output_tokens, rng),
         }
-        _send(client, url, body, _headers(target, _traceparent(sample, rng)), sample, spec.stream)
+        _send(
+            client,
+            sample,
+            url,
+            _headers(target, _traceparent(sample, rng)),
+            read=_stream if spec.stream else _read_completion,
+            stream=spec.stream,
+            json=body,
+        )
 
     return execute
 
@@ -169,17 +187,7 @@ def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.R
 
     def execute(client, sample: Sample) -> None:
         body = {"query": {"match": {"text": search_query(spec.queries, rng)}}, "size": spec.size}
-        with client.request(
-            "POST",
-            url,
-            json=body,
-            catch_response=True,
-            name=sample.kind,
-            headers={"traceparent": _traceparent(sample, rng)},
-        ) as resp:
-            sample.status = resp.status_code or 0
-            error = None if sample.status == 200 else _error_class(resp)
-            _finish(resp, sample, error)
+        _send(client, sample, url, {"traceparent": _traceparent(sample, rng)}, json=body)
 
     return execute
 
@@ -193,22 +201,8 @@ def es_bulk_executor(spec: EsBulkKind, target: ResolvedTarget, rng: random.Rando
         for _ in range(spec.docs_per_request):
             doc = {"text": make_prompt(_CORPUS, 40, rng), "indexed_at": int(time.time() * 1000)}
             lines += [header, json.dumps(doc)]
-        with client.request(
-            "POST",
-            url,
-            data="\n".join(lines) + "\n",
-            catch_response=True,
-            name=sample.kind,
-            headers={
-                "Content-Type": "application/x-ndjson",
-                "traceparent": _traceparent(sample, rng),
-            },
-        ) as resp:
-            sample.status = resp.status_code or 0
-            error = None if sample.status == 200 else _error_class(resp)
-            if error is None and resp.json().get("errors"):
-                error = "bulk_item_errors"
-            _finish(resp, sample, error)
+        headers = {"Content-Type": "application/x-ndjson", "traceparent": _traceparent(sample, rng)}
+        _send(client, sample, url, headers, read=_read_bulk, data="\n".join(lines) + "\n")
 
     return execute
 

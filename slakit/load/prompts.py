@@ -41,6 +41,11 @@ def _jsonl(path: Path) -> tuple[str, ...]:
     return tuple(prompts)
 
 
+def warm_prompt_sources() -> None:
+    """Build the corpus word list before the run, so no request pays for it."""
+    _query_terms()
+
+
 def draw_tokens(spec: int | Distribution, rng: random.Random) -> int:
     """A token count from a fixed value or a distribution (at least 1)."""
     if isinstance(spec, int):

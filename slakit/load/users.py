@@ -15,6 +15,7 @@ from locust import FastHttpUser, LoadTestShape, constant, task
 
 from slakit.load.arrivals import ArrivalSchedule
 from slakit.load.kinds import EXECUTORS, Executor
+from slakit.load.prompts import warm_prompt_sources
 from slakit.load.samples import Sample, SampleWriter
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
@@ -55,6 +56,7 @@ def build_plan(
     seed_offset: int = 0,
 ) -> Plan:
     rng = random.Random(scenario.seed * 1000 + seed_offset)
+    warm_prompt_sources()  # load the corpus now, not inside the first timed request
     schedule = (
         ArrivalSchedule(rps, arrivals, duration, seed=scenario.seed + seed_offset) if rps else None
     )
@@ -84,7 +86,7 @@ def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
             if plan.schedule is not None:
                 late = time.time() - plan.schedule.take()
             index = plan.pick()
-            sample = Sample(plan.names[index], time.time(), late_s=late)
+            sample = Sample(plan.names[index], 0.0, late_s=late)  # start: set at the send
             plan.executors[index](self.client, sample)
             plan.writer.write(sample)
             if sample.ttft_s is not None:

@@ -180,13 +180,14 @@ def test_faults_scenario_fails_and_says_why(fault_stack: StackConfig, tmp_path: 
     assert "http_500" in (_run_dir(out) / "summary.md").read_text()
 
 
-def test_killed_target_gives_a_partial_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut", ["target killed", "SIGINT"])
+def test_a_run_cut_short_keeps_its_samples_in_a_partial_report(cut: str, tmp_path: Path) -> None:
     with sim_engine() as (url, engine):
         scenario = _scenario(
             tmp_path,
-            "killed",
+            "cut",
             workload=CHAT,
-            load={"rate": {"rps": 10, "duration": "40s"}},
+            load={"rate": {"rps": 10, "duration": "60s"}},
             slos=BASIC_SLOS,
         )
         out = tmp_path / "reports"
@@ -208,13 +209,17 @@ def test_killed_target_gives_a_partial_report(tmp_path: Path) -> None:
             text=True,
         )
         time.sleep(8)
-        engine.kill()  # the target dies without a goodbye
+        if cut == "SIGINT":
+            proc.send_signal(signal.SIGINT)  # Ctrl-C
+        else:
+            engine.kill()  # the target dies without a goodbye
         stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stdout + stderr
     assert "Traceback" not in stderr
     report = _report(out)
     assert report["status"] == "partial"
-    assert "target stopped answering" in report["partial_reason"]
+    reason = "interrupted by SIGINT" if cut == "SIGINT" else "target stopped answering"
+    assert reason in report["partial_reason"]
     assert report["ended_at"] - report["started_at"] < 30
     assert report["kinds"]["all"]["requests"] > 30  # what it had is kept
     assert "partial" in (_run_dir(out) / "summary.md").read_text().lower()
@@ -302,40 +307,35 @@ def test_baseline_regression_is_detected_both_ways(tmp_path: Path) -> None:
     assert loose.returncode == 0, loose.stdout + loose.stderr
 
 
-def test_interrupt_keeps_samples_and_writes_a_partial_report(tmp_path: Path) -> None:
-    with sim_engine() as (url, engine):
+def test_sweep_finds_the_knee_of_a_capacity_limited_engine(tmp_path: Path) -> None:
+    # Two sequences at a time, 16 tokens 25 ms apart: about 5 req/s before requests queue.
+    with sim_engine("--max-num-seqs", "2", "--token-delay-ms", "25") as (url, _):
         scenario = _scenario(
             tmp_path,
-            "interrupted",
+            "sweep",
             workload=CHAT,
-            load={"rate": {"rps": 10, "duration": "60s"}},
-            slos=BASIC_SLOS,
+            load={"sweep": {"mode": "step", "rates": [1, 2, 16], "step_duration": "8s"}},
+            slos=[
+                {"name": "ttft-p95", "sli": "ttft", "aggregation": "p95", "objective": "< 150ms"}
+            ],
+            gate={"min_samples": 8},
         )
         out = tmp_path / "reports"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "slakit",
-                "run",
-                "scenario",
-                str(scenario),
-                "--out",
-                str(out),
-                "--target",
-                str(_target_file(tmp_path, url)),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        r = run_cli(
+            "run",
+            "scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--target",
+            str(_target_file(tmp_path, url)),
         )
-        time.sleep(8)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 1, stdout + stderr
+    assert r.returncode == 0, r.stdout + r.stderr
     report = _report(out)
-    assert report["status"] == "partial" and "SIGINT" in report["partial_reason"]
-    assert report["kinds"]["all"]["requests"] > 40
+    steps = [(s["rate"], s["verdict"]) for s in report["sweep"]]
+    assert steps == [(1, "pass"), (2, "pass"), (16, "fail")], steps
+    assert report["capacity_rps"] == 2
+    assert "Capacity" in (_run_dir(out) / "summary.md").read_text()
 
 
 def test_unreachable_target_is_exit_2(tmp_path: Path) -> None:
