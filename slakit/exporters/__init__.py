@@ -1,0 +1,1 @@
+"""Prometheus exporters slakit ships: GPU (NVML), Elasticsearch, and an inference prober."""
