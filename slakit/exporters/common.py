@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Protocol
 from socketserver import ThreadingMixIn
+from typing import Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -82,14 +82,17 @@ class BoundedCollector(Collector):
 
     def health(self, up: bool, seconds: float, errors: dict[str, int]) -> Iterable[Metric]:
         p = self.prefix
-        up_family = GaugeMetricFamily(f"{p}_up", "1 if the last collection succeeded",
-                                      labels=["target"])
+        up_family = GaugeMetricFamily(
+            f"{p}_up", "1 if the last collection succeeded", labels=["target"]
+        )
         up_family.add_metric([self.source.target], 1.0 if up else 0.0)
-        duration = GaugeMetricFamily(f"{p}_scrape_duration_seconds",
-                                     "how long the last collection took", labels=["target"])
+        duration = GaugeMetricFamily(
+            f"{p}_scrape_duration_seconds", "how long the last collection took", labels=["target"]
+        )
         duration.add_metric([self.source.target], seconds)
-        failures = CounterMetricFamily(f"{p}_scrape_errors", "failed collections by reason",
-                                       labels=["target", "reason"])
+        failures = CounterMetricFamily(
+            f"{p}_scrape_errors", "failed collections by reason", labels=["target", "reason"]
+        )
         for why, count in sorted(errors.items()):
             failures.add_metric([self.source.target, why], count)
         return [up_family, duration, failures]
