@@ -257,6 +257,59 @@ def schema_cmd() -> None:
     print(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+exporter_app = typer.Typer(
+    help="Run one of slakit's Prometheus exporters in the foreground until stopped. Each also "
+    "installs as its own command (slakit-gpu-exporter, slakit-es-exporter, "
+    "slakit-inference-exporter); settings from --config YAML or SLAKIT_<NAME>_EXPORTER_* "
+    "variables (secrets only from the environment or the file, never on the command line).",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(exporter_app, name="exporter")
+HostOpt = Annotated[str | None, typer.Option(help="listen address [default: 127.0.0.1]")]
+PortOpt = Annotated[int | None, typer.Option(help="listen port [default: the exporter's]")]
+ExporterConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file")]
+
+
+def _run_exporter(module: str, host: str | None, port: int | None, config: Path | None) -> None:
+    import importlib
+
+    argv = [
+        a
+        for flag, value in (("--host", host), ("--port", port), ("--config", config))
+        if value is not None
+        for a in (flag, str(value))
+    ]
+    importlib.import_module(f"slakit.exporters.{module}").main(argv)
+
+
+@exporter_app.command("gpu")
+def exporter_gpu(
+    host: HostOpt = None, port: PortOpt = None, config: ExporterConfigOpt = None
+) -> None:
+    """NVML GPU metrics under dcgm-exporter's names (default port 19400). Without a GPU or
+    driver it keeps running and serves `slakit_gpu_nvml_up 0` with the reason."""
+    _run_exporter("gpu", host, port, config)
+
+
+@exporter_app.command("es")
+def exporter_es(
+    host: HostOpt = None, port: PortOpt = None, config: ExporterConfigOpt = None
+) -> None:
+    """Elasticsearch health, node, thread-pool and index stats under the community
+    exporter's names, plus a canary search and index freshness (default port 19114)."""
+    _run_exporter("elasticsearch", host, port, config)
+
+
+@exporter_app.command("inference")
+def exporter_inference(
+    host: HostOpt = None, port: PortOpt = None, config: ExporterConfigOpt = None
+) -> None:
+    """A canary prober of an OpenAI-compatible endpoint (TTFT, inter-token, total latency)
+    and of the gateway's RAG stages (default port 19500)."""
+    _run_exporter("inference", host, port, config)
+
+
 @stack_app.command("check")
 def stack_check(config: ConfigOpt = None, state_dir: StateOpt = None) -> None:
     """Send one real request through every part (search, stream, RAG, scrape, alerting)

@@ -14,33 +14,47 @@ import pytest
 
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
+from slakit.stack.parts import ports
 
-# Ports for the test session's stack: the defaults + 10000, away from a running demo.
-# Tests that need a second stack shift these by 1000 or 2000 (no overlap with these).
-TEST_PORTS = {
-    "elasticsearch": {"port": 29200, "transport_port": 29300},
-    "vllm": {"port": 28000},
-    "sim": {"port": 28000},
-    "gateway": {"port": 28080},
-    "prometheus": {"port": 29090},
-    "alertmanager": {"port": 29093},
-    "webhook": {"port": 29095},
-}
+
+def _shift_ports(node: dict, by: int) -> dict:
+    """Every `*port` field of a StackConfig dump, moved by `by`."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out[key] = _shift_ports(value, by)
+        elif key.endswith("port"):
+            out[key] = value + by
+    return out
+
+
+# The test session's stack listens on the default ports + 10000, away from a running demo;
+# tests that need a second stack shift further by 1000 or 2000 (no overlap).
+_DEFAULTS = StackConfig().model_dump(
+    include={
+        "elasticsearch",
+        "vllm",
+        "sim",
+        "gateway",
+        "prometheus",
+        "alertmanager",
+        "webhook",
+        "exporters",
+    }
+)
 
 
 def stack_config(state_dir: Path, engine: str = "vllm", shift: int = 0, **extra) -> StackConfig:
     """A StackConfig on the test ports (moved by `shift`) in `state_dir`."""
-    parts = {name: {k: v + shift for k, v in fields.items()} for name, fields in TEST_PORTS.items()}
-    return StackConfig(state_dir=state_dir, engine=engine, **{**parts, **extra})
+    return StackConfig(
+        state_dir=state_dir, engine=engine, **{**_shift_ports(_DEFAULTS, 10000 + shift), **extra}
+    )
 
 
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """Environment that points `slakit` (and an `embedded` scenario target) at `cfg`'s stack."""
     env = {"SLAKIT_STACK_STATE_DIR": str(cfg.state_dir), "SLAKIT_STACK_ENGINE": cfg.engine}
-    for part in TEST_PORTS:
-        for field, value in getattr(cfg, part).model_dump().items():
-            if field.endswith("port"):
-                env[f"SLAKIT_STACK_{part.upper()}__{field.upper()}"] = str(value)
+    env.update({variable: str(port) for port, variable in ports(cfg).values()})
     return env
 
 

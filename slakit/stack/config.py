@@ -88,6 +88,21 @@ class WebhookConfig(_Part):
     start_timeout_s: float = 15
 
 
+class ExporterConfig(_Part):
+    """One of slakit's exporters, run as a part of the stack and scraped by Prometheus."""
+
+    start_timeout_s: float = 30
+
+
+class ExportersConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpu: ExporterConfig = ExporterConfig(port=19400)  # no GPU here: serves nvml_up 0
+    elasticsearch: ExporterConfig = ExporterConfig(port=19114)
+    inference: ExporterConfig = ExporterConfig(port=19500)
+    probe_interval_s: float = Field(5.0, gt=0, description="inference canary period")
+
+
 class CorpusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,6 +128,7 @@ class StackConfig(BaseSettings):
     prometheus: PrometheusConfig = PrometheusConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     webhook: WebhookConfig = WebhookConfig()
+    exporters: ExportersConfig = ExportersConfig()
     corpus: CorpusConfig = CorpusConfig()
 
     @field_validator("host")

@@ -32,6 +32,9 @@ def scrape_targets(cfg: StackConfig) -> dict[str, str]:
         "alertmanager": f"{host}:{cfg.alertmanager.port}",
         "vllm": f"{host}:{cfg.engine_port}",
         "gateway": f"{host}:{cfg.gateway.port}",
+        "gpu-exporter": f"{host}:{cfg.exporters.gpu.port}",
+        "es-exporter": f"{host}:{cfg.exporters.elasticsearch.port}",
+        "inference-exporter": f"{host}:{cfg.exporters.inference.port}",
     }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from slakit.stack import elasticsearch, monitoring, vllm
-from slakit.stack.config import StackConfig
+from slakit.stack.config import ExporterConfig, StackConfig
 from slakit.stack.process import PartSpec
 
 
@@ -66,7 +67,57 @@ def webhook_spec(cfg: StackConfig) -> PartSpec:
     )
 
 
-def alerts_file(cfg: StackConfig):
+def _exporter_spec(
+    cfg: StackConfig, name: str, module: str, part: ExporterConfig, env: dict[str, str]
+) -> PartSpec:
+    url = cfg.url(part.port)
+    return PartSpec(
+        name=f"{name}-exporter",
+        argv=[sys.executable, "-m", module, "--host", cfg.host, "--port", str(part.port)],
+        url=url,
+        log=cfg.state_dir / "logs" / f"{name}-exporter.log",
+        health_url=f"{url}/health",
+        timeout_s=part.start_timeout_s,
+        env=env,
+    )
+
+
+def gpu_exporter_spec(cfg: StackConfig) -> PartSpec:
+    """NVML exporter; on a machine without a GPU it serves `slakit_gpu_nvml_up 0`."""
+    return _exporter_spec(cfg, "gpu", "slakit.exporters.gpu", cfg.exporters.gpu, {})
+
+
+def es_exporter_spec(cfg: StackConfig) -> PartSpec:
+    return _exporter_spec(
+        cfg,
+        "es",
+        "slakit.exporters.elasticsearch",
+        cfg.exporters.elasticsearch,
+        {
+            "SLAKIT_ES_EXPORTER_URL": cfg.url(cfg.elasticsearch.port),
+            "SLAKIT_ES_EXPORTER_CANARY_INDEX": cfg.corpus.index,
+            "SLAKIT_ES_EXPORTER_FRESHNESS_INDEX": cfg.corpus.index,
+        },
+    )
+
+
+def inference_exporter_spec(cfg: StackConfig) -> PartSpec:
+    gateway = cfg.url(cfg.gateway.port)
+    return _exporter_spec(
+        cfg,
+        "inference",
+        "slakit.exporters.inference",
+        cfg.exporters.inference,
+        {
+            "SLAKIT_INFERENCE_EXPORTER_OPENAI_URL": gateway,
+            "SLAKIT_INFERENCE_EXPORTER_GATEWAY_URL": gateway,
+            "SLAKIT_INFERENCE_EXPORTER_MODEL": cfg.vllm.served_model_name,
+            "SLAKIT_INFERENCE_EXPORTER_INTERVAL_S": str(cfg.exporters.probe_interval_s),
+        },
+    )
+
+
+def alerts_file(cfg: StackConfig) -> Path:
     """Where the webhook receiver appends every alert notification."""
     return cfg.state_dir / "alerts.jsonl"
 
@@ -78,18 +129,36 @@ PARTS: list[tuple[str, Callable[[StackConfig], PartSpec], tuple[str, ...]]] = [
     ("webhook", webhook_spec, ()),
     ("alertmanager", monitoring.alertmanager_spec, ("webhook",)),
     ("gateway", gateway_spec, ("elasticsearch", "engine")),
-    ("prometheus", monitoring.prometheus_spec, ("gateway", "alertmanager")),
+    ("gpu-exporter", gpu_exporter_spec, ()),
+    ("es-exporter", es_exporter_spec, ("elasticsearch",)),
+    ("inference-exporter", inference_exporter_spec, ("gateway",)),
+    (
+        "prometheus",
+        monitoring.prometheus_spec,
+        ("gateway", "alertmanager", "gpu-exporter", "es-exporter", "inference-exporter"),
+    ),
 ]
 
 
-def ports(cfg: StackConfig) -> dict[str, int]:
-    """Every loopback port the stack will listen on, by owner."""
-    return {
-        "elasticsearch": cfg.elasticsearch.port,
-        "elasticsearch transport": cfg.elasticsearch.transport_port,
-        cfg.engine: cfg.engine_port,
-        "webhook": cfg.webhook.port,
-        "alertmanager": cfg.alertmanager.port,
-        "gateway": cfg.gateway.port,
-        "prometheus": cfg.prometheus.port,
+def ports(cfg: StackConfig) -> dict[str, tuple[int, str]]:
+    """Every loopback port the stack will listen on: owner -> (port, variable to move it)."""
+    fields = {
+        "elasticsearch": ("elasticsearch", "port"),
+        "elasticsearch transport": ("elasticsearch", "transport_port"),
+        cfg.engine: (cfg.engine, "port"),
+        "webhook": ("webhook", "port"),
+        "alertmanager": ("alertmanager", "port"),
+        "gateway": ("gateway", "port"),
+        "prometheus": ("prometheus", "port"),
+        "gpu-exporter": ("exporters.gpu", "port"),
+        "es-exporter": ("exporters.elasticsearch", "port"),
+        "inference-exporter": ("exporters.inference", "port"),
     }
+    out = {}
+    for owner, (path, field) in fields.items():
+        part = cfg
+        for name in path.split("."):
+            part = getattr(part, name)
+        env = "SLAKIT_STACK_" + "__".join([*path.upper().split("."), field.upper()])
+        out[owner] = (getattr(part, field), env)
+    return out

@@ -74,7 +74,7 @@ def check_ports_free(cfg: StackConfig) -> None:
     """Fail before starting anything if a port the stack needs is taken."""
     busy = []
     family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
-    for owner, port in ports(cfg).items():
+    for owner, (port, variable) in ports(cfg).items():
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             # As servers do: TIME_WAIT leftovers of a stack just stopped are not "busy".
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,8 +82,8 @@ def check_ports_free(cfg: StackConfig) -> None:
                 sock.bind((cfg.host, port))
             except OSError:
                 busy.append(
-                    f"{owner}: port {port} on {cfg.host} is busy; free it or choose another "
-                    f"port in the stack config (e.g. SLAKIT_STACK_{owner.split()[0].upper()}__PORT)"
+                    f"{owner}: port {port} on {cfg.host} is busy; free it or move the "
+                    f"part with {variable} (or the stack config file)"
                 )
     if busy:
         raise StackError(*busy)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from slakit.stack.config import StackConfig
+from slakit.stack.monitoring import scrape_targets
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 
@@ -76,7 +77,16 @@ def test_prometheus_scrapes_every_part(stack: StackConfig) -> None:
         if set(health.values()) == {"up"} and series or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert health == {job: "up" for job in ("prometheus", "alertmanager", "vllm", "gateway")}
+    assert health == {job: "up" for job in scrape_targets(stack)}
+    assert set(health) >= {
+        "prometheus",
+        "alertmanager",
+        "vllm",
+        "gateway",
+        "gpu-exporter",
+        "es-exporter",
+        "inference-exporter",
+    }
     assert series, "gateway request counter not scraped"
     vllm = httpx.get(f"{prom}/api/v1/query", params={"query": "vllm:num_requests_running"}).json()[
         "data"
