@@ -1,0 +1,1 @@
+"""Generators: alert rules and dashboards from SLO specs and the SLI catalogue."""

@@ -1,0 +1,308 @@
+"""The SLO spec `slakit gen alerts` reads: SLOs, how to alert on their budget, and resources.
+
+`slos` are the scenario's own `Slo` objects, so one file can hold a load test's objectives
+and the alerts that guard them in production; a scenario file is accepted too (its `slos`,
+default alerting). Durations here are Prometheus durations (`30s`, `5m`, `1h`, `1d`, `1w`)
+because budget windows run to days; they are held in seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from slakit.errors import InputError
+from slakit.generate import budget
+from slakit.scenario import Slo, load_scenario
+from slakit.units import parse_duration
+from slakit.yamlconf import FieldProblem, format_validation_error, load_model, read_yaml
+
+_PROM_DURATION = re.compile(r"^\s*(\d+)(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def parse_prom_duration(text: object) -> float:
+    """`'1d'` -> 86400.0. One integer and one unit, as Prometheus writes windows."""
+    match = _PROM_DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"expected a duration like '5m', '6h' or '30d', got {text!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def prom_duration(seconds: float) -> str:
+    """86400 -> `'1d'`, 90 -> `'90s'`: the largest unit that divides evenly."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    for unit, size in _UNIT_SECONDS.items():
+        if size >= 1 and whole % size == 0:
+            return f"{whole // size}{unit}"
+    raise AssertionError("unreachable: 1 s divides every whole number of seconds")
+
+
+PromDuration = Annotated[
+    float,
+    BeforeValidator(parse_prom_duration),
+    PlainSerializer(prom_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": _PROM_DURATION.pattern}),
+]
+
+
+def _percent(value: object) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1])
+        except ValueError:
+            number = -1.0
+        if 0 <= number <= 100:
+            return number / 100
+    raise ValueError(f"expected a percentage like '90%', got {value!r}")
+
+
+Percent = Annotated[
+    float,
+    BeforeValidator(_percent),
+    PlainSerializer(lambda ratio: f"{ratio * 100:g}%", return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?%$"}),
+]
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda seconds: f"{seconds:g}s", return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"}),
+]
+Severity = Literal["page", "ticket"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- burn-rate alerting ----------------------------------------------------------------
+
+
+class BurnRate(Strict):
+    """Alert when the budget burns `factor` times too fast over both windows (the short one
+    makes the alert stop soon after the burn does)."""
+
+    severity: Severity
+    factor: float = Field(gt=0)
+    long_window: PromDuration
+    short_window: PromDuration
+    for_: PromDuration = Field(0, alias="for")
+
+    @model_validator(mode="after")
+    def _short_is_shorter(self) -> BurnRate:
+        if self.short_window >= self.long_window:
+            raise FieldProblem(("short_window",), "must be shorter than long_window")
+        return self
+
+
+# The Google SRE workbook's four alerts for a 30-day budget: 2% of it spent in an hour or
+# 5% in six hours pages; 10% in a day or 10% in three days opens a ticket.
+DEFAULT_BURN_RATES = [
+    BurnRate(severity="page", factor=14.4, long_window="1h", short_window="5m", for_="2m"),
+    BurnRate(severity="page", factor=6, long_window="6h", short_window="30m", for_="15m"),
+    BurnRate(severity="ticket", factor=3, long_window="1d", short_window="2h", for_="1h"),
+    BurnRate(severity="ticket", factor=1, long_window="3d", short_window="6h", for_="3h"),
+]
+
+
+class Alerting(Strict):
+    budget_window: PromDuration = Field(30 * 86400, description="the SLO period, e.g. 30d")
+    burn_rates: list[BurnRate] = Field(default_factory=lambda: list(DEFAULT_BURN_RATES))
+    runbook_url_base: str = Field(
+        "alert_rules/RUNBOOK.md",
+        description="each alert's runbook_url is this + '#' + the alert name in lower case",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_windows(self) -> Alerting:
+        seen: set[tuple[float, float]] = set()
+        for i, rate in enumerate(self.burn_rates):
+            pair = (rate.long_window, rate.short_window)
+            if pair in seen:
+                raise FieldProblem(
+                    ("burn_rates", i), "two burn rates use the same long and short windows"
+                )
+            if rate.long_window > self.budget_window:
+                raise FieldProblem(
+                    ("burn_rates", i, "long_window"), "must not exceed budget_window"
+                )
+            seen.add(pair)
+        return self
+
+
+# --- resource and health thresholds ------------------------------------------------------
+
+
+class ResourceRule(Strict):
+    """A threshold rule; each subclass sets its own defaults."""
+
+    enabled: bool = True
+    for_: PromDuration = Field(alias="for")
+    severity: Severity
+
+
+class GpuMemory(ResourceRule):
+    above: Percent = 0.90
+    for_: PromDuration = Field(600, alias="for")
+    severity: Severity = "ticket"
+
+
+class GpuTemperature(ResourceRule):
+    above_celsius: float = 85
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class EsCpu(ResourceRule):
+    above: Percent = 0.85
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class EsClusterRed(ResourceRule):
+    for_: PromDuration = Field(120, alias="for")
+    severity: Severity = "page"
+
+
+class EsClusterYellow(ResourceRule):
+    for_: PromDuration = Field(900, alias="for")
+    severity: Severity = "ticket"
+
+
+class EsSearchRejections(ResourceRule):
+    above_per_s: float = Field(0, ge=0, description="search rejections per second (5m rate)")
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class EsIndexingLatency(ResourceRule):
+    above: Seconds = 0.5
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class EsJvmHeap(ResourceRule):
+    above: Percent = 0.90
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class InferenceLatency(ResourceRule):
+    above: Seconds = 2.0
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class ErrorRate(ResourceRule):
+    above: Percent = 0.05
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class VllmQueueGrowing(ResourceRule):
+    kv_cache_at_least: Percent = 0.95
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class TargetDown(ResourceRule):
+    jobs: list[str] | None = Field(
+        None, description="Prometheus job names; default every job of the embedded stack"
+    )
+    for_: PromDuration = Field(120, alias="for")
+    severity: Severity = "ticket"
+
+
+class CanaryFailing(ResourceRule):
+    for_: PromDuration = Field(120, alias="for")
+    severity: Severity = "page"
+
+
+class Resources(Strict):
+    """Threshold rules on causes (resources, health), beside the SLOs' symptom alerts."""
+
+    gpu_memory: GpuMemory = GpuMemory()
+    gpu_temperature: GpuTemperature = GpuTemperature()
+    es_cpu: EsCpu = EsCpu()
+    es_cluster_red: EsClusterRed = EsClusterRed()
+    es_cluster_yellow: EsClusterYellow = EsClusterYellow()
+    es_search_rejections: EsSearchRejections = EsSearchRejections()
+    es_indexing_latency: EsIndexingLatency = EsIndexingLatency()
+    es_jvm_heap: EsJvmHeap = EsJvmHeap()
+    inference_latency: InferenceLatency = InferenceLatency()
+    error_rate: ErrorRate = ErrorRate()
+    vllm_queue_growing: VllmQueueGrowing = VllmQueueGrowing()
+    target_down: TargetDown = TargetDown()
+    canary_failing: CanaryFailing = CanaryFailing()
+
+
+# --- the spec ----------------------------------------------------------------------------
+
+
+class SloSpec(Strict):
+    """`slakit gen alerts SPEC`: SLOs judged from Prometheus, alerting policy, resources."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    slos: list[Slo] = Field(default_factory=list)
+    alerting: Alerting = Alerting()
+    resources: Resources = Resources()
+
+    @model_validator(mode="after")
+    def _alertable(self, info: ValidationInfo) -> SloSpec:
+        """Every SLO of a spec must become alerts; a scenario's that cannot are skipped."""
+        from_scenario = bool(info.context and info.context.get("from_scenario"))
+        seen: set[str] = set()
+        for i, slo in enumerate(self.slos):
+            if slo.name in seen:
+                raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
+            seen.add(slo.name)
+            try:
+                budget.plan(slo, self._max_factor())
+            except budget.Unalertable as exc:
+                if not from_scenario:
+                    raise FieldProblem(("slos", i, exc.field), str(exc)) from None
+        return self
+
+    def _max_factor(self) -> float:
+        return max((r.factor for r in self.alerting.burn_rates), default=1.0)
+
+    def plans(self) -> list[budget.EventSlo | budget.Skipped]:
+        """Each SLO's events and budget, or why it gets no alert (scenario files only)."""
+        out: list[budget.EventSlo | budget.Skipped] = []
+        for slo in self.slos:
+            try:
+                out.append(budget.plan(slo, self._max_factor()))
+            except budget.Unalertable as exc:
+                out.append(budget.Skipped(slo, str(exc)))
+        return out
+
+
+def load_spec(path: Path) -> SloSpec:
+    """An SLO spec, or a scenario file (it has `workload`) read for its `slos`."""
+    data, lines = read_yaml(path)
+    if not (isinstance(data, dict) and "workload" in data):
+        return load_model(path, SloSpec)
+    scenario = load_scenario(path)
+    try:
+        return SloSpec.model_validate(
+            {"name": scenario.name, "slos": data.get("slos") or []},
+            context={"from_scenario": True},
+        )
+    except ValidationError as exc:
+        raise InputError(*format_validation_error(exc, str(path), lines)) from None
