@@ -257,6 +257,101 @@ def schema_cmd() -> None:
     print(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+gen_app = typer.Typer(
+    help="Generate Prometheus alert rules and Grafana dashboards from an SLO spec (or a "
+    "scenario file's `slos`): the same objects the CI gate judges.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(gen_app, name="gen")
+dashboards_app = typer.Typer(
+    help="Grafana dashboards: import generated JSON into Grafana.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(dashboards_app, name="dashboards")
+SpecArg = Annotated[
+    Path, typer.Argument(help="SLO spec YAML (scenarios/slo-spec.yaml) or a scenario file")
+]
+
+
+@gen_app.command("alerts")
+def gen_alerts(
+    spec: SpecArg,
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = Path("alert_rules"),
+    short_windows: Annotated[
+        bool, typer.Option(help="divide every window and `for:` by 20, for live tests")
+    ] = False,
+    formats: Annotated[
+        list[str], typer.Option("--format", help="prometheus (default), openslo, sloth; repeatable")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(help="run `promtool check rules` and `promtool test rules` on the output"),
+    ] = True,
+) -> None:
+    """Burn-rate SLO alerts (multi-window, multi-burn-rate) with recording rules, resource
+    and health alerts, and a promtool unit test for every rule. Exit 1 if promtool objects."""
+    from slakit.generate.alerts import generate_alerts
+    from slakit.generate.promtool import validate
+
+    paths = generate_alerts(
+        spec, out_dir, short_windows=short_windows, formats=tuple(formats or ["prometheus"])
+    )
+    for path in paths:
+        out.print(f"wrote {path}")
+    if check:
+        problems = validate(
+            [p for p in paths if p.name.endswith(".rules.yml")],
+            [p for p in paths if p.name.endswith(".test.yml")],
+        )
+        for problem in problems:
+            print(f"slakit: {problem}", file=sys.stderr)
+        if problems:
+            raise typer.Exit(1)
+        out.print("promtool: rules valid, every rule's unit test passes")
+
+
+@gen_app.command("dashboards")
+def gen_dashboards(
+    spec: Annotated[Path | None, typer.Argument(help="SLO spec or scenario (optional)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = Path("dashboards"),
+) -> None:
+    """Grafana dashboards (vLLM, Elasticsearch, GPU, RAG gateway, SLO overview) built with
+    grafana-foundation-sdk, plus provisioning files for a Grafana to load them."""
+    from slakit.generate.dashboards import generate_dashboards
+
+    for path in generate_dashboards(spec, out_dir):
+        out.print(f"wrote {path}")
+
+
+@dashboards_app.command("import")
+def dashboards_import(
+    directory: Annotated[Path, typer.Argument(help="directory of dashboard JSON")],
+    grafana_url: Annotated[str, typer.Option(help="e.g. http://grafana:3000")],
+    folder: Annotated[str, typer.Option(help="Grafana folder (created if missing)")] = "slakit",
+    overwrite: Annotated[bool, typer.Option(help="replace dashboards with the same uid")] = False,
+    datasource: Annotated[
+        list[str], typer.Option(help="map a datasource uid: FROM=TO (repeatable)")
+    ] = None,
+) -> None:
+    """Import dashboards through Grafana's HTTP API. Credentials only from the environment:
+    `GRAFANA_TOKEN`, or `GRAFANA_USER` and `GRAFANA_PASSWORD`."""
+    from slakit.errors import InputError
+    from slakit.grafana import import_dashboards
+
+    mapping = {}
+    for item in datasource or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise InputError(f"--datasource: expected FROM=TO, got {item!r}")
+        mapping[source] = target
+    for url in import_dashboards(
+        directory, grafana_url, folder=folder, overwrite=overwrite, datasource_uid_map=mapping
+    ):
+        out.print(f"imported {url}")
+
+
 exporter_app = typer.Typer(
     help="Run one of slakit's Prometheus exporters in the foreground until stopped. Each also "
     "installs as its own command (slakit-gpu-exporter, slakit-es-exporter, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slakit.generate import names
 from slakit.stack import vllm_metrics as vm
 from slakit.stack.gateway import metrics as gm
 
@@ -150,8 +151,7 @@ _SERVER = [
         "seconds",
         "server",
         ("mean", "max", *PERCENTILES),
-        promql="sum(rate(elasticsearch_indices_search_query_time_seconds[1m])) / "
-        "sum(rate(elasticsearch_indices_search_query_total[1m]))",
+        promql=f"sum(rate({names.ES_SEARCH_SECONDS}[1m])) / sum(rate({names.ES_SEARCH_TOTAL}[1m]))",
     ),
     Sli(
         "gpu_memory_utilisation",
@@ -159,7 +159,7 @@ _SERVER = [
         "ratio",
         "server",
         ("max", "mean", *PERCENTILES),
-        promql="max(DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE))",
+        promql=f"max({names.GPU_FB_USED} / ({names.GPU_FB_USED} + {names.GPU_FB_FREE}))",
     ),
 ]
 

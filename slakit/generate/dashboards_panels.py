@@ -19,21 +19,6 @@ from slakit.stack import vllm_metrics as vm
 from slakit.stack.gateway import metrics as gm
 from slakit.units import Objective, parse_objective
 
-# Exporter names that neither the exporters nor `names.py` hold as constants yet: written
-# here once, to move into `names.py`. Elasticsearch: prometheus-community
-# elasticsearch_exporter's names, as slakit's exporter keeps them; GPU: dcgm-exporter's.
-ES_GC_SECONDS = "elasticsearch_jvm_gc_collection_seconds"  # _count, _sum {gc}
-ES_THREAD_POOL_ACTIVE = "elasticsearch_thread_pool_active_count"  # {type}
-ES_THREAD_POOL_QUEUE = "elasticsearch_thread_pool_queue_count"  # {type}
-ES_SEARCH_TOTAL = "elasticsearch_indices_search_query_total"
-ES_SEARCH_SECONDS = "elasticsearch_indices_search_query_time_seconds"  # a counter
-ES_CANARY_SECONDS = "slakit_es_canary_search_seconds"  # histogram {index}
-GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # 0..100
-GPU_POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
-GPU_POWER_LIMIT = "DCGM_FI_DEV_POWER_MGMT_LIMIT"  # W
-GPU_PROCESS_MEMORY = "slakit_gpu_process_memory_used_bytes"  # {gpu, UUID, pid, process_name}
-GPU_NVML_UP = "slakit_gpu_nvml_up"
-
 SLO_LABEL = "slo"  # the label slakit's alert rules put on an SLO's alerts
 
 VAR_DATASOURCE = "datasource"
@@ -284,24 +269,24 @@ ELASTICSEARCH_DASHBOARD = DashboardDef(
         PanelDef(
             "GC time share",
             "percentunit",
-            ((f"sum by (gc) ({_rate(ES_GC_SECONDS + '_sum')})", "{{gc}}"),),
+            ((f"sum by (gc) ({_rate(names.ES_GC_SECONDS + '_sum')})", "{{gc}}"),),
             description="Fraction of wall-clock time spent in garbage collection.",
         ),
         PanelDef(
             "GC collections",
             "ops",
-            ((f"sum by (gc) ({_rate(ES_GC_SECONDS + '_count')})", "{{gc}}"),),
+            ((f"sum by (gc) ({_rate(names.ES_GC_SECONDS + '_count')})", "{{gc}}"),),
         ),
         PanelDef(
             "Thread pools (search, write)",
             "short",
             (
                 (
-                    f"sum by (type) ({ES_THREAD_POOL_ACTIVE}{POOLS})",
+                    f"sum by (type) ({names.ES_THREAD_POOL_ACTIVE}{POOLS})",
                     "{{type}} active",
                 ),
                 (
-                    f"sum by (type) ({ES_THREAD_POOL_QUEUE}{POOLS})",
+                    f"sum by (type) ({names.ES_THREAD_POOL_QUEUE}{POOLS})",
                     "{{type}} queued",
                 ),
             ),
@@ -321,7 +306,7 @@ ELASTICSEARCH_DASHBOARD = DashboardDef(
             "Search and index rate",
             "ops",
             (
-                (f"sum({_rate(ES_SEARCH_TOTAL)})", "search"),
+                (f"sum({_rate(names.ES_SEARCH_TOTAL)})", "search"),
                 (f"sum({_rate(names.ES_INDEXING_TOTAL)})", "index"),
             ),
         ),
@@ -329,7 +314,10 @@ ELASTICSEARCH_DASHBOARD = DashboardDef(
             "Search and index latency (mean)",
             "s",
             (
-                (f"sum({_rate(ES_SEARCH_SECONDS)}) / sum({_rate(ES_SEARCH_TOTAL)})", "search"),
+                (
+                    f"sum({_rate(names.ES_SEARCH_SECONDS)}) / sum({_rate(names.ES_SEARCH_TOTAL)})",
+                    "search",
+                ),
                 (
                     f"sum({_rate(names.ES_INDEXING_TIME)}) / sum({_rate(names.ES_INDEXING_TOTAL)})",
                     "index",
@@ -340,7 +328,7 @@ ELASTICSEARCH_DASHBOARD = DashboardDef(
         PanelDef(
             "Canary search",
             "s",
-            _quantiles(ES_CANARY_SECONDS, ANY, "index", ("p50", "p95")),
+            _quantiles(names.ES_CANARY_SECONDS, ANY, "index", ("p50", "p95")),
             description="The search a RAG retriever would run, timed by slakit's exporter "
             "on its own schedule.",
         ),
@@ -360,7 +348,7 @@ GPU_DASHBOARD = DashboardDef(
         PanelDef(
             "GPU utilisation",
             "percent",
-            ((f"{GPU_UTIL}{ANY}", _BY_GPU),),
+            ((f"{names.GPU_UTIL}{ANY}", _BY_GPU),),
         ),
         PanelDef(
             "Framebuffer memory",
@@ -380,8 +368,8 @@ GPU_DASHBOARD = DashboardDef(
             "Power",
             "watt",
             (
-                (f"{GPU_POWER}{ANY}", f"{_BY_GPU} draw"),
-                (f"{GPU_POWER_LIMIT}{ANY}", f"{_BY_GPU} limit"),
+                (f"{names.GPU_POWER}{ANY}", f"{_BY_GPU} draw"),
+                (f"{names.GPU_POWER_LIMIT}{ANY}", f"{_BY_GPU} limit"),
             ),
         ),
         PanelDef(
@@ -389,7 +377,7 @@ GPU_DASHBOARD = DashboardDef(
             "bytes",
             (
                 (
-                    f"sum by (gpu, pid, process_name) ({GPU_PROCESS_MEMORY}{ANY})",
+                    f"sum by (gpu, pid, process_name) ({names.GPU_PROCESS_MEMORY}{ANY})",
                     "gpu {{gpu}} {{process_name}} ({{pid}})",
                 ),
             ),
@@ -397,7 +385,7 @@ GPU_DASHBOARD = DashboardDef(
         PanelDef(
             "NVML up",
             "short",
-            ((f"min({GPU_NVML_UP}{ANY})", "nvml up"),),
+            ((f"min({names.GPU_NVML_UP}{ANY})", "nvml up"),),
             kind="stat",
             thresholds=((None, RED), (1.0, GREEN)),
             description="0 when NVML is missing or sees no GPU: the other panels are empty then.",
@@ -422,16 +410,13 @@ _CLIENT_RATES = {
 }
 
 
-def event_plan(slo: Slo) -> tuple[budget.EventSlo | None, str]:
+def event_plan(slo: Slo, max_factor: float) -> tuple[budget.EventSlo | None, str]:
     """The SLO's events and error budget exactly as the alert rules count them, or None and
     why it has none (client-only, scoped, a gauge, a mean)."""
     try:
-        plan = budget.plan(slo, from_scenario=True)
+        return budget.plan(slo, max_factor), ""
     except budget.Unalertable as exc:
         return None, str(exc)
-    if isinstance(plan, budget.Skipped):
-        return None, plan.reason
-    return plan, ""
 
 
 def bad_share(plan: budget.EventSlo, window: str) -> str:
@@ -480,11 +465,11 @@ def fastest_burn(alerting: Alerting) -> BurnRate:
     return max(alerting.burn_rates, key=lambda rate: rate.factor)
 
 
-def slo_panels(slo: Slo, burn: BurnRate) -> tuple[PanelDef, ...]:
+def slo_panels(slo: Slo, burn: BurnRate, max_factor: float) -> tuple[PanelDef, ...]:
     """The SLI against its objective; for an SLO with an error budget (and so alerts) also
     the burn rate over `burn`'s two windows (red at its factor), the budget left and the
     SLO's firing alerts."""
-    plan, no_budget = event_plan(slo)
+    plan, no_budget = event_plan(slo, max_factor)
     promql = sli_promql(slo, plan)
     if promql is None:
         return ()
@@ -543,7 +528,8 @@ def slo_panels(slo: Slo, burn: BurnRate) -> tuple[PanelDef, ...]:
 def slo_overview(slos: list[Slo], alerting: Alerting) -> DashboardDef:
     """The spec's SLOs; those only the load generator can judge are listed, not drawn."""
     burn = fastest_burn(alerting)
-    panels = {slo.name: slo_panels(slo, burn) for slo in slos}
+    max_factor = max((r.factor for r in alerting.burn_rates), default=1.0)
+    panels = {slo.name: slo_panels(slo, burn, max_factor) for slo in slos}
     skipped = ", ".join(name for name, drawn in panels.items() if not drawn)
     return DashboardDef(
         uid="slakit-slo",

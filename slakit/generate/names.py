@@ -18,6 +18,11 @@ from slakit.stack.gateway import metrics as gm
 GPU_FB_USED = "DCGM_FI_DEV_FB_USED"
 GPU_FB_FREE = "DCGM_FI_DEV_FB_FREE"
 GPU_TEMP = "DCGM_FI_DEV_GPU_TEMP"
+GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # 0..100
+GPU_POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
+GPU_POWER_LIMIT = "DCGM_FI_DEV_POWER_MGMT_LIMIT"  # W
+GPU_PROCESS_MEMORY = "slakit_gpu_process_memory_used_bytes"  # {gpu, UUID, pid, process_name}
+GPU_NVML_UP = "slakit_gpu_nvml_up"
 
 # slakit/exporters/elasticsearch.py (elasticsearch_exporter 1.5 names and labels)
 ES_HEALTH_STATUS = "elasticsearch_cluster_health_status"  # {cluster, color}: 1 if current
@@ -27,6 +32,12 @@ ES_JVM_MEMORY_MAX = "elasticsearch_jvm_memory_max_bytes"  # {area="heap"}
 ES_THREAD_POOL_REJECTED = "elasticsearch_thread_pool_rejected_count"  # counter {type}
 ES_INDEXING_TIME = "elasticsearch_indices_indexing_index_time_seconds_total"
 ES_INDEXING_TOTAL = "elasticsearch_indices_indexing_index_total"
+ES_GC_SECONDS = "elasticsearch_jvm_gc_collection_seconds"  # _count, _sum {gc}
+ES_THREAD_POOL_ACTIVE = "elasticsearch_thread_pool_active_count"  # {type}
+ES_THREAD_POOL_QUEUE = "elasticsearch_thread_pool_queue_count"  # {type}
+ES_SEARCH_TOTAL = "elasticsearch_indices_search_query_total"
+ES_SEARCH_SECONDS = "elasticsearch_indices_search_query_time_seconds"  # a counter
+ES_CANARY_SECONDS = "slakit_es_canary_search_seconds"  # histogram {index}
 
 # slakit/exporters/inference.py
 PROBE_UP = inference.PROBE_UP
