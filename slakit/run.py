@@ -11,12 +11,18 @@ import pandas as pd
 
 from slakit import evaluate as ev
 from slakit.errors import InputError
+from slakit.generate.dashboards_panels import (
+    ELASTICSEARCH_DASHBOARD,
+    GATEWAY_DASHBOARD,
+    VLLM_DASHBOARD,
+    DashboardDef,
+)
 from slakit.limits import explain
 from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
 from slakit.load.runner import StepResult, run_step
 from slakit.load.samples import read_samples
-from slakit.metrics import STEP_S, Window, server_series
+from slakit.metrics import STEP_S, Window, panel_series, server_series
 from slakit.report.model import LoadInfo, Report, SweepStep
 from slakit.report.writer import load_report, write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
@@ -173,7 +179,12 @@ def _report(
         load = _load_info(scenario, samples, judged[1], None, run_dir)
     kinds = ev.summarise_kinds(samples, window)
     points = ev.timeseries(samples)
-    series = server_series(target.prometheus, started, ended) if target.prometheus else []
+    signals = server_series(target.prometheus, started, ended) if target.prometheus else []
+    panels = (
+        panel_series(target.prometheus, started, ended, report_dashboards(scenario))
+        if target.prometheus
+        else []
+    )
     verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
     if sweep is not None:
         verdict, code = ("pass", 0) if capacity is not None else ("fail", 1)
@@ -194,14 +205,23 @@ def _report(
         slos=slos,
         kinds=kinds,
         timeseries=points,
-        server=series,
+        server=panels,
         sweep=sweep or [],
         capacity_rps=capacity,
-        limits=explain(slos, kinds, load, series, points),
+        limits=explain(slos, kinds, load, signals, points),
         alerts=_alerts(stack_cfg, started),
         verdict=verdict,
         exit_code=code,
     )
+
+
+def report_dashboards(scenario: Scenario) -> list[DashboardDef]:
+    """The Grafana dashboards whose panels the report draws for this workload."""
+    kinds = {k.kind for k in scenario.workload}
+    chosen = [VLLM_DASHBOARD, GATEWAY_DASHBOARD]
+    if kinds & {"es_search", "es_bulk", "rag"}:
+        chosen.append(ELASTICSEARCH_DASHBOARD)
+    return chosen
 
 
 def _await_last_scrape(ended: float) -> None:

@@ -69,10 +69,13 @@ class Point(BaseModel):
 
 
 class ServerSeries(BaseModel):
-    """A server-side series over the run window, as Prometheus returned it."""
+    """A server-side series over the run window, as Prometheus returned it. Series of one
+    dashboard panel share `panel` (its title) and are drawn together, told apart by `legend`."""
 
     name: str
     title: str
+    panel: str = ""
+    legend: str = ""
     unit: str  # seconds | ratio | number | per_second
     promql: str
     points: list[tuple[float, float]] = Field(default_factory=list)

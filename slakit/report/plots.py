@@ -257,11 +257,14 @@ def throughput_over_time(report: Report) -> str | None:
     return _render("throughput", 3.8, draw, aligned=True)
 
 
-def _server_panel(ax: Axes, report: Report, series: ServerSeries) -> None:
-    ax.set_title(series.title, fontsize=9)
-    if not series.points:
+def _server_panel(ax: Axes, report: Report, group: list[ServerSeries]) -> None:
+    """One dashboard panel (or one SLI): every series of the group as a line."""
+    first = group[0]
+    ax.set_title(first.panel or first.title, fontsize=9)
+    drawn = [s for s in group if s.points]
+    if not drawn:
         ax.set_axis_off()
-        note = series.note or "no data"
+        note = first.note or "no data"
         ax.text(
             0.5,
             0.5,
@@ -273,24 +276,41 @@ def _server_panel(ax: Axes, report: Report, series: ServerSeries) -> None:
             style="italic",
         )
         return
-    times, values = zip(*series.points, strict=True)
     _time_axis(ax, report)
-    ax.plot(_seconds(report, times), values, lw=1.1, color=P95)
-    if min(values) >= 0:
+    lowest = 0.0
+    for series in drawn:
+        times, values = zip(*series.points, strict=True)
+        ax.plot(_seconds(report, times), values, lw=1.1, label=series.legend or None)
+        lowest = min(lowest, min(values))
+    if lowest >= 0:
         ax.set_ylim(bottom=0)
-    _format_y(ax, series.unit)
+    if len(drawn) > 1:
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    _format_y(ax, first.unit)
+
+
+def _grouped(series: list[ServerSeries]) -> list[list[ServerSeries]]:
+    """Series of one panel together, in first-seen order; those with data first."""
+    groups: dict[str, list[ServerSeries]] = {}
+    for s in series:
+        groups.setdefault(s.panel or s.name, []).append(s)
+    return sorted(groups.values(), key=lambda g: not any(s.points for s in g))
 
 
 def server_series(report: Report) -> str | None:
-    """Prometheus series as small multiples on the client plots' time axis.
+    """Prometheus series as small multiples on the client plots' time axis: the same panels
+    as the Grafana dashboards, one plot per panel.
 
-    Series with data come first; those without (a note instead) fill the last panels,
+    Panels with data come first; those without (a note instead) fill the last places,
     and an x label goes on each plot with no plot below it.
     """
     if not report.server:
         return None
-    ordered = sorted(report.server, key=lambda s: not s.points)
+    ordered = _grouped(report.server)
     rows = (len(ordered) + 1) // 2
+
+    def has_data(i: int) -> bool:
+        return i < len(ordered) and any(s.points for s in ordered[i])
 
     def draw(fig: Figure) -> None:
         axes = fig.subplots(rows, 2, squeeze=False).ravel()
@@ -299,8 +319,7 @@ def server_series(report: Report) -> str | None:
                 ax.set_axis_off()
                 continue
             _server_panel(ax, report, ordered[i])
-            below = ordered[i + 2] if i + 2 < len(ordered) else None
-            if ordered[i].points and not (below and below.points):
+            if has_data(i) and not has_data(i + 2):
                 ax.set_xlabel("seconds since start")
 
     return _render("server", 0.4 + 1.9 * rows, draw)
