@@ -15,15 +15,19 @@ document is a realistic RAG context chunk rather than a one-line stub or a whole
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import re
+import sysconfig
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -35,12 +39,12 @@ if TYPE_CHECKING:
 # The Python Language Reference as plain text (what `help("assignment")` shows).
 TOPICS = "pydoc_data.topics"
 
-# Standard library modules present in CPython 3.11 (mostly pure Python, plus a few C ones
-# whose docstrings are rich), importable without side effects: no GUI, no browser, no
-# printing, no deprecation warnings. They are walked in sorted order.
+# Standard library modules present in CPython 3.11 (mostly pure Python, read as source,
+# plus a few extension modules whose docstrings are rich and which gevent leaves alone),
+# no GUI, no browser. They are walked in sorted order.
 # fmt: off
 MODULES: tuple[str, ...] = (
-    "_io", "_socket", "_thread", "abc", "argparse", "array", "ast", "asyncio.base_events",
+    "_io", "_socket", "abc", "argparse", "array", "ast", "asyncio.base_events",
     "asyncio.events", "asyncio.futures", "asyncio.locks", "asyncio.protocols",
     "asyncio.queues", "asyncio.runners", "asyncio.selector_events", "asyncio.streams",
     "asyncio.subprocess", "asyncio.tasks", "asyncio.timeouts", "asyncio.transports",
@@ -63,11 +67,11 @@ MODULES: tuple[str, ...] = (
     "netrc", "ntpath", "numbers", "operator", "optparse", "os", "pathlib", "pdb", "pickle",
     "pickletools", "pkgutil", "platform", "plistlib", "poplib", "posix", "posixpath",
     "pprint", "profile", "pstats", "py_compile", "pyclbr", "pydoc", TOPICS, "queue",
-    "quopri", "random", "re", "rlcompleter", "runpy", "sched", "secrets", "select",
+    "quopri", "random", "re", "rlcompleter", "runpy", "sched", "secrets",
     "selectors", "shelve", "shlex", "shutil", "signal", "smtplib", "socket", "socketserver",
     "sqlite3", "ssl", "statistics", "string", "struct", "subprocess", "symtable", "sys",
     "sysconfig", "tabnanny", "tarfile", "tempfile", "termios", "textwrap", "threading",
-    "time", "timeit", "tokenize", "trace", "traceback", "tracemalloc", "types", "typing",
+    "timeit", "tokenize", "trace", "traceback", "tracemalloc", "types", "typing",
     "unicodedata", "unittest.case", "unittest.loader", "unittest.mock", "unittest.result",
     "unittest.runner", "unittest.suite", "urllib.parse", "urllib.request",
     "urllib.robotparser", "uuid", "warnings", "wave", "weakref", "wsgiref.handlers",
@@ -220,13 +224,74 @@ def _passage(module: str, title: str, text: str) -> Passage:
 
 
 def _docstrings(name: str) -> Iterator[tuple[str, str]]:
-    """(qualified name, docstring) of a module and its own public members, sorted."""
+    """(qualified name, docstring) of a module and its own public members, sorted.
+
+    Modules with Python source are read with `ast`, never imported: what a live module
+    holds depends on the process (gevent, which the load generator loads, swaps functions
+    of `socket`, `time`, `os`...), and the corpus must be the same bytes everywhere.
+    Extension modules have no source and are read live."""
     if name == TOPICS:
         yield from _topics()
         return
     try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:
+        return
+    if spec is None:  # e.g. sqlite3 or ssl on a Python built without them
+        return
+    source = _source_file(name, spec.origin)
+    if source is not None:
+        yield from _source_docstrings(name, source.read_text(encoding="utf-8"))
+    else:
+        yield from _live_docstrings(name)
+
+
+def _source_file(name: str, origin: str | None) -> Path | None:
+    """The module's .py file; frozen stdlib modules (origin "frozen") have one too."""
+    if origin and origin.endswith(".py"):
+        return Path(origin)
+    base = Path(sysconfig.get_paths()["stdlib"]).joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _source_docstrings(name: str, source: str) -> Iterator[tuple[str, str]]:
+    tree = ast.parse(source)
+    yield name, _clean(ast.get_docstring(tree, clean=False))
+    for node in _public_defs(tree.body):
+        yield f"{name}.{node.name}", _clean(ast.get_docstring(node, clean=False))
+        if isinstance(node, ast.ClassDef):
+            for member in _public_defs(node.body):
+                yield (
+                    f"{name}.{node.name}.{member.name}",
+                    _clean(ast.get_docstring(member, clean=False)),
+                )
+
+
+_DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _public_defs(body: list[ast.stmt]) -> list[ast.ClassDef | ast.FunctionDef]:
+    """Public classes and functions defined in `body`, sorted by name, first of each name
+    (a property's setter shares its getter's name)."""
+    seen: dict[str, ast.ClassDef | ast.FunctionDef] = {}
+    for node in body:
+        if isinstance(node, _DEFS) and not node.name.startswith("_"):
+            seen.setdefault(node.name, node)
+    return [seen[n] for n in sorted(seen)]
+
+
+def _clean(doc: str | None) -> str:
+    return inspect.cleandoc(doc) if doc else ""
+
+
+def _live_docstrings(name: str) -> Iterator[tuple[str, str]]:
+    """An extension module's docstrings, from the imported module."""
+    try:
         module = importlib.import_module(name)
-    except ImportError:  # e.g. sqlite3 or ssl on a Python built without them
+    except ImportError:
         return
     yield name, _own_doc(module)
     for attr, obj in _public_members(module):

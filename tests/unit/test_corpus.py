@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -84,3 +86,18 @@ def test_mapping_fields() -> None:
     assert props["text"]["type"] == "text"
     assert props["words"]["type"] == "integer"
     assert props["indexed_at"]["type"] == "date"
+
+
+def test_corpus_is_the_same_in_a_process_running_gevent() -> None:
+    """The load generator runs on gevent, which swaps functions of stdlib modules; the
+    corpus (and so the tiny model's tokenizer) must not depend on that."""
+    script = (
+        "import locust, hashlib\n"  # locust patches the stdlib with gevent on import
+        "from slakit.stack.corpus import passages\n"
+        "print(hashlib.sha1(''.join(p.id for p in passages(3000)).encode()).hexdigest())\n"
+    )
+    here = hashlib.sha1("".join(p.id for p in corpus.passages(3000)).encode()).hexdigest()
+    there = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.strip()
+    assert there == here
