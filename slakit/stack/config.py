@@ -1,8 +1,9 @@
 """Every knob of the embedded stack, with its default, in one place.
 
 Ports, versions, heap sizes and timeouts are defined here and nowhere else. Values come
-from (highest first) environment variables `SLAKIT_STACK_<FIELD>` (nested with `__`,
-e.g. `SLAKIT_STACK_GATEWAY__PORT=18081`), then a YAML file (`--config`), then defaults.
+from (highest first) command-line flags, environment variables `SLAKIT_STACK_<FIELD>`
+(nested with `__`, e.g. `SLAKIT_STACK_GATEWAY__PORT=18081`), a YAML file (`--config`),
+then defaults.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slakit.errors import InputError
 from slakit.paths import cache_dir
-from slakit.yamlconf import format_validation_error, load_model
+from slakit.yamlconf import format_validation_error, read_yaml
 
 Port = int  # validated by `_port` below
 
@@ -142,18 +143,6 @@ class StackConfig(BaseSettings):
             raise ValueError("the embedded stack listens on loopback only (127.0.0.1 or ::1)")
         return value
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment wins over the file, so CI can move one port without editing YAML.
-        return env_settings, init_settings
-
     @property
     def engine_port(self) -> int:
         return self.vllm.port if self.engine == "vllm" else self.sim.port
@@ -164,10 +153,37 @@ class StackConfig(BaseSettings):
 
 
 def load_stack_config(path: Path | None = None, **overrides: object) -> StackConfig:
-    """Defaults + optional YAML file + environment; InputError with file:line on problems."""
-    if path is None:
-        try:
-            return StackConfig(**overrides)
-        except ValidationError as exc:
-            raise InputError(*format_validation_error(exc, "environment")) from None
-    return load_model(path, StackConfig, overrides=overrides)
+    """Defaults < YAML file < environment (`SLAKIT_STACK_*`) < explicit overrides (CLI flags).
+
+    Constructing `StackConfig(...)` directly gives its arguments the last word too, so a
+    test's or a caller's explicit values are never changed by the ambient environment.
+    InputError with file:line on problems."""
+    source = "environment"
+    data: dict = {}
+    lines: dict = {}
+    try:
+        from_env = StackConfig().model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise InputError(*format_validation_error(exc, source)) from None
+    if path is not None:
+        source = str(path)
+        data, lines = read_yaml(path)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InputError(f"{path}:1: expected a mapping of fields at the top level")
+    merged = _deep_merge(_deep_merge(data, from_env), overrides)
+    try:
+        return StackConfig(**merged)
+    except ValidationError as exc:
+        raise InputError(*format_validation_error(exc, source, lines)) from None
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
