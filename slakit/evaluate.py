@@ -98,11 +98,14 @@ def goodput_mask(frame: pd.DataFrame, slos: list[Slo]) -> pd.Series:
 def per_request_all(frame: pd.DataFrame, sli: Sli) -> pd.Series:
     """Per-request values aligned to `frame`'s index (NaN where undefined)."""
     if sli.name == "latency":
-        return frame["latency_s"]
+        return frame["latency_s"].astype(float)
+    # A run without any first token (all failed, or not streamed) reads ttft_s as None
+    # objects, not NaN: cast, so undefined values are NaN and never compared.
+    ttft = frame["ttft_s"].astype(float)
     if sli.name == "ttft":
-        return frame["ttft_s"]
+        return ttft
     tokens = frame["tokens_out"].astype(float)
-    return ((frame["latency_s"] - frame["ttft_s"]) / (tokens - 1)).where(tokens > 1)
+    return ((frame["latency_s"] - ttft) / (tokens - 1)).where(tokens > 1)
 
 
 def judge(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -36,7 +37,13 @@ def parse_duration(text: str | float | int) -> float:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"expected a duration like '30s', '500ms' or '2m', got {text!r}")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+    return _scaled(match.group(1), _SECONDS[match.group(2)])
+
+
+def _scaled(number: str, scale: float) -> float:
+    """`number` (as written) times `scale`, rounded once: '700ms' is 0.7, not 0.7000000000000001,
+    so a value exactly at a written threshold compares as written."""
+    return float(Decimal(number) * Decimal(repr(scale)))
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ def parse_objective(text: str) -> Objective:
         known = ", ".join(u for u in UNITS if u)
         raise ValueError(f"unknown unit {unit!r} in {text!r}; expected one of {known}")
     dimension, scale = UNITS[unit]
-    value = float(number) * scale
+    value = _scaled(number, scale)
     if dimension == "ratio" and value > 1:
         raise ValueError(f"a percentage cannot exceed 100%: {text!r}")
     return Objective(op, value, dimension, text.strip())

@@ -117,8 +117,10 @@ def test_smoke_scenario_passes_on_the_real_stack(stack: StackConfig, tmp_path: P
     assert report["target"]["engine"] == "vllm"
     assert report["kinds"]["chat"]["requests"] > 50 and report["kinds"]["rag"]["requests"] > 10
     assert report["load"]["kept_up"], report["load"]
-    server = {s["name"]: s for s in report["server"]}
-    assert server["vllm_ttft"]["points"] and server["gateway_total_latency"]["points"]
+    # The report draws the Grafana dashboards' panels over the run window: vLLM's own
+    # TTFT and the gateway's stage latencies must have points from the real Prometheus.
+    panels = {s["panel"] for s in report["server"] if s["points"]}
+    assert {"Time to first token", "Stage latency"} <= panels, panels
     # Every request carried a W3C traceparent with its own trace id.
     samples = [
         json.loads(line) for line in (run_dir / "samples-local.jsonl").read_text().splitlines()

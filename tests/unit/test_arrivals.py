@@ -1,0 +1,151 @@
+"""Open-loop arrival schedules: due times on a constant or seeded Poisson process, and
+the offered / backlog counts written beside the samples. Each test stays well under 3 s."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+import gevent
+import pytest
+
+from slakit.load.arrivals import ArrivalSchedule, read_schedules
+
+
+def take_all(schedule: ArrivalSchedule, idle_s: float = 0.3) -> list[float]:
+    """Every due time the schedule hands out, until none comes for `idle_s`."""
+    due = []
+    while True:
+        try:
+            with gevent.Timeout(idle_s):
+                due.append(schedule.take())
+        except gevent.Timeout:
+            return due
+
+
+@pytest.mark.timeout(10)
+def test_constant_schedule_offers_evenly_spaced_due_times_in_real_time() -> None:
+    begin = time.time()
+    schedule = ArrivalSchedule(50, "constant", duration_s=1.0)
+    due = take_all(schedule)
+    taken_by = time.time() - 0.3  # the last take returned before the idle wait
+
+    assert 50 <= len(due) <= 51  # [start, start + 1 s) at 50/s; float steps may add one
+    assert schedule.offered == len(due)
+    assert due[0] == pytest.approx(begin, abs=0.1)
+    gaps = [b - a for a, b in zip(due, due[1:], strict=False)]
+    assert gaps == pytest.approx([0.02] * len(gaps), abs=1e-6)  # epoch floats: ulp ~2.4e-7
+    assert due[-1] - due[0] < 1.0
+    # open loop: due times are handed out when they fall due, not all at once
+    assert taken_by - begin >= 0.9
+
+
+@pytest.mark.timeout(10)
+def test_poisson_due_times_follow_the_seeded_exponential_gaps() -> None:
+    schedule = ArrivalSchedule(200, "poisson", duration_s=0.3, seed=11)
+    due = take_all(schedule)
+    reference = random.Random(11)
+    expected_gaps, t = [], 0.0
+    while True:
+        gap = reference.expovariate(200)
+        t += gap
+        if t >= 0.3:
+            break
+        expected_gaps.append(gap)
+    gaps = [b - a for a, b in zip(due, due[1:], strict=False)]
+    assert gaps == pytest.approx(expected_gaps, abs=1e-6)  # epoch floats: ulp ~2.4e-7
+
+
+def test_poisson_gaps_are_reproducible_with_a_seed() -> None:
+    first = ArrivalSchedule(20, "poisson", duration_s=10, seed=7)
+    again = ArrivalSchedule(20, "poisson", duration_s=10, seed=7)
+    other = ArrivalSchedule(20, "poisson", duration_s=10, seed=8)
+    a = [first._gap() for _ in range(100)]
+    assert a == [again._gap() for _ in range(100)]
+    assert a != [other._gap() for _ in range(100)]
+
+
+@pytest.mark.parametrize("rps", [5.0, 50.0, 400.0])
+def test_poisson_gaps_average_one_over_the_rate(rps: float) -> None:
+    """20 000 exponential draws: the mean's standard error is 0.7% of 1/rps, so a 5%
+    tolerance is over 7 standard errors; the spread (stddev = mean) tells it from constant."""
+    schedule = ArrivalSchedule(rps, "poisson", duration_s=60, seed=3)
+    gaps = [schedule._gap() for _ in range(20_000)]
+    mean = statistics.fmean(gaps)
+    assert mean == pytest.approx(1 / rps, rel=0.05)
+    assert statistics.stdev(gaps) / mean == pytest.approx(1.0, abs=0.05)
+    assert min(gaps) >= 0
+
+
+def test_constant_gaps_are_exactly_one_over_the_rate() -> None:
+    schedule = ArrivalSchedule(8, "constant", duration_s=60, seed=3)
+    assert {schedule._gap() for _ in range(50)} == {0.125}
+
+
+@pytest.mark.parametrize("rps", [0, -1.0])
+def test_rate_must_be_positive(rps: float) -> None:
+    with pytest.raises(ValueError, match="rps must be positive"):
+        ArrivalSchedule(rps, "constant", duration_s=1)
+
+
+@pytest.mark.timeout(10)
+def test_close_records_offered_and_never_sent_due_times(tmp_path: Path) -> None:
+    schedule = ArrivalSchedule(100, "constant", duration_s=0.2)
+    schedule.take()  # starts the dispatcher; nobody takes the rest: they pile up
+    gevent.sleep(0.4)
+    path = tmp_path / "schedule-local.json"
+    schedule.close(path)
+    data = json.loads(path.read_text())
+    assert data["rps"] == 100
+    assert 20 <= data["offered"] <= 21
+    assert data["backlog"] == data["offered"] - 1
+
+
+@pytest.mark.timeout(10)
+def test_close_stops_the_dispatcher(tmp_path: Path) -> None:
+    schedule = ArrivalSchedule(100, "constant", duration_s=10)
+    schedule.take()
+    gevent.sleep(0.1)
+    schedule.close(tmp_path / "schedule-a.json")
+    offered = json.loads((tmp_path / "schedule-a.json").read_text())["offered"]
+    assert 5 <= offered <= 20
+    gevent.sleep(0.2)
+    assert schedule.offered == offered  # nothing more is offered after close
+
+
+def test_close_before_any_take_records_nothing_offered(tmp_path: Path) -> None:
+    ArrivalSchedule(10, "poisson", duration_s=5).close(tmp_path / "schedule-x.json")
+    assert json.loads((tmp_path / "schedule-x.json").read_text()) == {
+        "rps": 10,
+        "offered": 0,
+        "backlog": 0,
+    }
+
+
+def test_read_schedules_sums_every_process(tmp_path: Path) -> None:
+    for name, offered, backlog in [("local", 100, 3), ("worker-1", 40, 0), ("worker-2", 7, 5)]:
+        (tmp_path / f"schedule-{name}.json").write_text(
+            json.dumps({"rps": 1, "offered": offered, "backlog": backlog})
+        )
+    (tmp_path / "samples-local.jsonl").write_text('{"offered": 1000, "backlog": 1000}\n')
+    (tmp_path / "other.json").write_text(json.dumps({"offered": 1000, "backlog": 1000}))
+    assert read_schedules(tmp_path) == (147, 8)
+
+
+def test_read_schedules_of_a_closed_loop_run_is_zero(tmp_path: Path) -> None:
+    assert read_schedules(tmp_path) == (0, 0)
+
+
+@pytest.mark.timeout(10)
+def test_read_schedules_reads_what_close_wrote(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        schedule = ArrivalSchedule(100, "constant", duration_s=0.05)
+        schedule.take()
+        gevent.sleep(0.1)
+        schedule.close(tmp_path / f"schedule-{name}.json")
+    offered, backlog = read_schedules(tmp_path)
+    assert 10 <= offered <= 12  # 5 (or 6) per schedule
+    assert backlog == offered - 2  # one taken from each
