@@ -31,6 +31,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 
+# --- kustomize, for the checks of deploy/k8s (kubectl carries one where installed) ------
+KUSTOMIZE_VERSION=v5.5.0
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$CACHE/bin/kustomize" ]; then
+  log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy into $CACHE/bin"
+  GOBIN="$CACHE/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
 # --- Python environment -------------------------------------------------------------
 # The heavy, pinned third-party packages live in one venv in the cache, keyed by the hash
 # of the pins, shared by every clone. Each clone gets its own thin .venv that sees those
