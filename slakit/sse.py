@@ -53,3 +53,24 @@ class SSEDecoder:
                 self._data.append(value[1:] if value.startswith(b" ") else value)
         self._buffer = buffer[start:]
         return events
+
+
+def token_piece(event: dict) -> str | None:
+    """The text one OpenAI-style stream event adds for a token, or None if it carries none.
+
+    A token's text may be `""`: a byte-level tokenizer's token that ends inside a UTF-8
+    character is held back by the detokenizer, but the chunk still marks a token's arrival
+    (vLLM's own benchmark times it too). Not tokens: the usage-only chunk (`choices: []`),
+    chat's role announcement (`delta: {role, content: ""}`) and an empty closing delta.
+    """
+    choices = event.get("choices")
+    if not choices or not isinstance(choices[0], dict):
+        return None
+    choice = choices[0]
+    if "text" in choice:  # /v1/completions
+        return choice["text"] or ""
+    delta = choice.get("delta") or {}
+    content = delta.get("content")
+    if content is None or ("role" in delta and not content):
+        return None
+    return content

@@ -3,7 +3,8 @@
 A dispatcher greenlet puts each due time into a queue when it falls due; free users take
 them. When every user is busy, due times wait in the queue: those requests go out late
 (lateness recorded per sample) or, at the end, not at all (the backlog). So a report can
-say the rate was not kept instead of silently offering less load.
+say the rate was not kept instead of silently offering less load. Once the schedule is
+over, `take` answers None: the user stops, and requests still in flight finish.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ class ArrivalSchedule:
         self._dispatcher: gevent.Greenlet | None = None
         self.offered = 0
 
-    def take(self) -> float:
-        """Block until a request is due; return its due time (epoch seconds)."""
+    def take(self) -> float | None:
+        """Block until a request is due; its due time (epoch seconds), or None once the
+        schedule is over and every due time was taken."""
         if self._dispatcher is None:
             self._dispatcher = gevent.spawn(self._dispatch)
-        return self._queue.get()
+        due = self._queue.get()
+        if due is None:
+            self._queue.put(None)  # leave the end mark for the next user to see
+        return due
 
     def _gap(self) -> float:
         return self._rng.expovariate(self.rps) if self.poisson else 1.0 / self.rps
@@ -49,13 +54,19 @@ class ArrivalSchedule:
             self._queue.put(due)
             self.offered += 1
             due += self._gap()
+        self._queue.put(None)  # wakes a user waiting for a due time: the schedule is over
+
+    @property
+    def backlog(self) -> int:
+        """Due times never taken by a user (the end mark is not one)."""
+        return sum(1 for due in self._queue.queue if due is not None)
 
     def close(self, path: Path) -> None:
         """Stop dispatching; record offered and never-sent counts beside the samples."""
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
         path.write_text(
-            json.dumps({"rps": self.rps, "offered": self.offered, "backlog": self._queue.qsize()})
+            json.dumps({"rps": self.rps, "offered": self.offered, "backlog": self.backlog})
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from slakit.load.prompts import draw_tokens, make_prompt, search_query
 from slakit.load.samples import Sample
 from slakit.scenario import EsBulkKind, EsSearchKind, LlmKind, PromptSource, RagKind
-from slakit.sse import DONE, SSEDecoder
+from slakit.sse import DONE, SSEDecoder, token_piece
 from slakit.target import ResolvedTarget
 
 Executor = Callable[[object, Sample], None]
@@ -70,18 +70,14 @@ def _stream(resp, sample: Sample) -> str | None:
                 continue
             event = json.loads(payload)
             usage = event.get("usage") or usage
-            choices = event.get("choices")
-            if not choices:
+            if token_piece(event) is None:
                 continue
-            choice = choices[0]
-            text = choice.get("text") or (choice.get("delta") or {}).get("content")
-            if text:
-                if last is None:
-                    sample.ttft_s = now - sample.start
-                else:
-                    sample.itl_s.append(now - last)
-                last = now
-                count += 1
+            if last is None:
+                sample.ttft_s = now - sample.start
+            else:
+                sample.itl_s.append(now - last)
+            last = now
+            count += 1
     _usage(sample, usage, count)
     if not done:
         return "incomplete_stream"

@@ -98,11 +98,21 @@ def run_step(
         duration=total,
     )
     try:
-        env = Environment(user_classes=[make_user(plan, timeout)], shape_class=make_shape(steps)())
+        env = _environment(plan, timeout, steps)
         runner = env.create_local_runner()
         return _drive(env, runner, total, rps, label)
     finally:
         plan.close()
+
+
+def _environment(plan, timeout: float, steps) -> Environment:
+    """Locust's environment for one step. At the scheduled end, requests in flight get up
+    to their own timeout to finish: cutting them would drop exactly the slowest ones."""
+    return Environment(
+        user_classes=[make_user(plan, timeout)],
+        shape_class=make_shape(steps)(),
+        stop_timeout=timeout,
+    )
 
 
 def _drive(env: Environment, runner, total: float, rps: float | None, label: str) -> StepResult:
@@ -132,8 +142,13 @@ def _drive(env: Environment, runner, total: float, rps: float | None, label: str
                 reason = "the run did not end on schedule and was stopped"
             if reason:
                 break
+        if reason:
+            env.stop_timeout = 0  # cut short: stop now, in-flight requests are abandoned
         runner.quit()
-    return StepResult(started, time.time(), reason, rps)
+    # A run that ended on schedule is judged over its schedule; the drain of in-flight
+    # requests after it is not load offered (those requests count: they started before).
+    ended = time.time() if reason else min(time.time(), started + total)
+    return StepResult(started, ended, reason, rps)
 
 
 def _run_distributed(
@@ -143,7 +158,7 @@ def _run_distributed(
     (the same worker command scales to other machines)."""
     plan = build_plan(scenario, target, SampleWriter(out_dir / "samples-master.jsonl"))
     plan.writer.close()  # the master sends no requests
-    env = Environment(user_classes=[make_user(plan, timeout)], shape_class=make_shape(steps)())
+    env = _environment(plan, timeout, steps)
     runner = env.create_master_runner("127.0.0.1", 0)
     port = runner.server.port
     procs = [

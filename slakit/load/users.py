@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from locust import FastHttpUser, LoadTestShape, constant, task
+from locust.exception import StopUser
 
 from slakit.load.arrivals import ArrivalSchedule
 from slakit.load.kinds import EXECUTORS, Executor
@@ -84,7 +85,10 @@ def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
         def one_request(self) -> None:
             late = 0.0
             if plan.schedule is not None:
-                late = time.time() - plan.schedule.take()
+                due = plan.schedule.take()
+                if due is None:
+                    raise StopUser  # the schedule is over: no request, and no busy loop
+                late = time.time() - due
             index = plan.pick()
             sample = Sample(plan.names[index], 0.0, late_s=late)  # start: set at the send
             plan.executors[index](self.client, sample)

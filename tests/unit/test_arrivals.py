@@ -15,15 +15,13 @@ import pytest
 from slakit.load.arrivals import ArrivalSchedule, read_schedules
 
 
-def take_all(schedule: ArrivalSchedule, idle_s: float = 0.3) -> list[float]:
-    """Every due time the schedule hands out, until none comes for `idle_s`."""
+def take_all(schedule: ArrivalSchedule) -> list[float]:
+    """Every due time the schedule hands out, until it says it is over (None)."""
     due = []
-    while True:
-        try:
-            with gevent.Timeout(idle_s):
-                due.append(schedule.take())
-        except gevent.Timeout:
-            return due
+    with gevent.Timeout(5):
+        while (next_due := schedule.take()) is not None:
+            due.append(next_due)
+    return due
 
 
 @pytest.mark.timeout(10)
@@ -31,7 +29,7 @@ def test_constant_schedule_offers_evenly_spaced_due_times_in_real_time() -> None
     begin = time.time()
     schedule = ArrivalSchedule(50, "constant", duration_s=1.0)
     due = take_all(schedule)
-    taken_by = time.time() - 0.3  # the last take returned before the idle wait
+    taken_by = time.time()
 
     assert 50 <= len(due) <= 51  # [start, start + 1 s) at 50/s; float steps may add one
     assert schedule.offered == len(due)
@@ -41,6 +39,9 @@ def test_constant_schedule_offers_evenly_spaced_due_times_in_real_time() -> None
     assert due[-1] - due[0] < 1.0
     # open loop: due times are handed out when they fall due, not all at once
     assert taken_by - begin >= 0.9
+    # over is over: every later take answers at once, for every user
+    with gevent.Timeout(0.1):
+        assert schedule.take() is None and schedule.take() is None
 
 
 @pytest.mark.timeout(10)

@@ -24,3 +24,14 @@ def test_incomplete_event_waits_for_blank_line():
     decoder = sse.SSEDecoder()
     assert decoder.feed(b"data: x\n") == []
     assert decoder.feed(b"\n") == ["x"]
+
+
+def test_token_piece_counts_held_back_tokens_and_skips_non_token_events():
+    completion = {"choices": [{"index": 0, "text": "", "finish_reason": None}]}
+    assert sse.token_piece(completion) == ""  # a token whose text is held back
+    assert sse.token_piece({"choices": [{"text": "ab"}]}) == "ab"
+    assert sse.token_piece({"choices": [{"delta": {"content": "hi"}}]}) == "hi"
+    assert sse.token_piece({"choices": [{"delta": {"role": "assistant", "content": ""}}]}) is None
+    assert sse.token_piece({"choices": [{"delta": {}, "finish_reason": "stop"}]}) is None
+    assert sse.token_piece({"choices": [], "usage": {"completion_tokens": 3}}) is None
+    assert sse.token_piece({"choices": ["not an object"]}) is None

@@ -8,18 +8,12 @@ import time
 from slakit import sse
 
 
-def _piece(choice: dict) -> str | None:
-    if "text" in choice:  # /v1/completions
-        return choice["text"]
-    return (choice.get("delta") or {}).get("content")  # /v1/chat/completions
-
-
 class StreamTap:
     """Watches relayed bytes: first-token time, token chunks, text, usage, model, errors.
 
     `feed` returns the payloads worth forwarding to a client that gets its own framing:
     everything except `[DONE]` and the usage-only chunk (choices empty).
-    Without a usage chunk, completion tokens are counted as chunks carrying text (vLLM
+    Without a usage chunk, completion tokens are counted as token chunks (vLLM
     sends one token per chunk unless stop strings hold some back).
     """
 
@@ -52,11 +46,11 @@ class StreamTap:
             choices = event.get("choices")
             if choices == [] and self.usage is not None:
                 continue
-            for choice in choices or ():
-                if piece := _piece(choice):
-                    self.first_token_at = self.first_token_at or time.perf_counter()
-                    self.chunks += 1
-                    self.pieces.append(piece)
+            piece = sse.token_piece(event)
+            if piece is not None:
+                self.first_token_at = self.first_token_at or time.perf_counter()
+                self.chunks += 1
+                self.pieces.append(piece)
             forward.append(payload)
         return forward
 
