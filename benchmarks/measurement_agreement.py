@@ -34,8 +34,10 @@ SIM_TTFT_MS = 10.0
 SIM_TOKEN_MS = 2.0
 METRICS = [  # (label, slakit SLI, aggregation, vLLM result key)
     ("TTFT p50", "ttft", "p50", "p50_ttft_ms"),
+    ("TTFT p95", "ttft", "p95", "p95_ttft_ms"),
     ("TTFT p99", "ttft", "p99", "p99_ttft_ms"),
     ("TPOT p50", "tpot", "p50", "p50_tpot_ms"),
+    ("TPOT p95", "tpot", "p95", "p95_tpot_ms"),
     ("TPOT p99", "tpot", "p99", "p99_tpot_ms"),
 ]
 
@@ -111,7 +113,7 @@ def vllm_args(url: str, model_dir: Path, rate: float, prompts: int, seed: int) -
         "--percentile-metrics",
         "ttft,tpot,itl,e2el",
         "--metric-percentiles",
-        "50,99",
+        "50,95,99",
         "--save-detailed",  # per-request ITLs: how many chunks its client timed
     ]
 

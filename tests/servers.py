@@ -72,23 +72,29 @@ def serve_module(
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: _answers(url) or proc.poll() is not None, timeout, module)
+            wait_until(lambda: answers(f"{url}/health") or proc.poll() is not None, timeout, module)
             if proc.poll() is not None:
                 log.seek(0)
                 raise RuntimeError(f"{module} exited: {log.read().decode()[-2000:]}")
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            stop(proc)
 
 
-def _answers(url: str) -> bool:
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a test never leaves its child behind."""
+    proc.terminate()
     try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """GET `url` answers 200 (connection errors and timeouts are a no)."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -40,13 +40,13 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
-from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from slakit.errors import InputError
 from slakit.exporters.common import BoundedCollector, SourceError
 from slakit.exporters.common import serve as serve_registry
-from slakit.yamlconf import format_validation_error, load_model
+from slakit.exporters.settings import ExporterSettings
 
 log = logging.getLogger("slakit.exporters.elasticsearch")
 
@@ -67,7 +67,7 @@ NODE_FILTER = (
 INDEX_FILTER = "indices.*.primaries,indices.*.total"
 
 
-class EsExporterConfig(BaseSettings):
+class EsExporterConfig(ExporterSettings):
     """The exporter's settings. Command-line flags win over `SLAKIT_ES_EXPORTER_<FIELD>`
     environment variables, which win over the YAML file (`--config`), then defaults."""
 
@@ -109,32 +109,8 @@ class EsExporterConfig(BaseSettings):
             raise ValueError("password is set but username is not")
         return self
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # As in the stack's config: the environment (where secrets live) wins over the file.
-        return env_settings, init_settings
 
-
-def load_config(path: Path | None = None, **overrides: Any) -> EsExporterConfig:
-    """Defaults + optional YAML file + environment, then `overrides` (command-line flags) on
-    top; InputError with file:line on problems."""
-    try:
-        cfg = EsExporterConfig() if path is None else load_model(path, EsExporterConfig)
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "environment")) from None
-    try:
-        for name, value in overrides.items():
-            setattr(cfg, name, value)  # validated: validate_assignment
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "command line")) from None
-    return cfg
+load_config = EsExporterConfig.load
 
 
 # --- pure parsers: JSON of any shape in, metric families out, never an exception --------

@@ -24,12 +24,12 @@ from typing import Any
 import pynvml
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from slakit.errors import InputError
 from slakit.exporters.common import BoundedCollector, serve
-from slakit.yamlconf import format_validation_error, load_model
+from slakit.exporters.settings import ExporterSettings
 
 log = logging.getLogger("slakit.exporters.gpu")
 
@@ -71,7 +71,7 @@ def error_reason(exc: Exception) -> str:
     return _ERROR_REASONS.get(code, f"nvml_error_{code}")
 
 
-class GpuExporterConfig(BaseSettings):
+class GpuExporterConfig(ExporterSettings):
     """The GPU exporter's settings. Command-line flags win over `SLAKIT_GPU_EXPORTER_<FIELD>`
     environment variables, which win over the YAML file (`--config`), then defaults."""
 
@@ -84,32 +84,8 @@ class GpuExporterConfig(BaseSettings):
     timeout_s: float = Field(5.0, gt=0)
     hostname: str = Field(default_factory=socket.gethostname)  # the `Hostname` label
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # As in the stack's config: the environment wins over the file.
-        return env_settings, init_settings
 
-
-def load_config(path: Path | None = None, **overrides: Any) -> GpuExporterConfig:
-    """Defaults + optional YAML file + environment, then `overrides` (command-line flags) on
-    top; InputError with file:line on problems."""
-    try:
-        cfg = GpuExporterConfig() if path is None else load_model(path, GpuExporterConfig)
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "environment")) from None
-    try:
-        for name, value in overrides.items():
-            setattr(cfg, name, value)  # validated: validate_assignment
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "command line")) from None
-    return cfg
+load_config = GpuExporterConfig.load
 
 
 @dataclass(frozen=True)

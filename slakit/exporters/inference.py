@@ -30,20 +30,19 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from slakit import sse
 from slakit.errors import InputError
 from slakit.exporters.common import SourceError, serve
-from slakit.yamlconf import format_validation_error, load_model
+from slakit.exporters.settings import ExporterSettings
 
 log = logging.getLogger("slakit.exporters.inference")
 
@@ -80,7 +79,7 @@ FIXED_REASONS = (
 MAX_STREAM_BYTES = 1 << 20
 
 
-class InferenceExporterConfig(BaseSettings):
+class InferenceExporterConfig(ExporterSettings):
     """What to probe and how often. The API key is never logged or exported."""
 
     model_config = SettingsConfigDict(
@@ -112,34 +111,8 @@ class InferenceExporterConfig(BaseSettings):
         # OpenAI clients' base URLs end in /v1; the probe adds /v1/... itself.
         return value.rstrip("/").removesuffix("/v1")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # As in the stack's config: the environment wins over the file.
-        return env_settings, init_settings
 
-
-def load_config(path: Path | None = None, **overrides: Any) -> InferenceExporterConfig:
-    """Defaults + optional YAML file + environment, then `overrides` (command-line flags) on
-    top; InputError with file:line on problems."""
-    try:
-        cfg = (
-            InferenceExporterConfig() if path is None else load_model(path, InferenceExporterConfig)
-        )
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "environment")) from None
-    try:
-        for name, value in overrides.items():
-            setattr(cfg, name, value)  # validated: validate_assignment
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, "command line")) from None
-    return cfg
+load_config = InferenceExporterConfig.load
 
 
 @dataclass(frozen=True)

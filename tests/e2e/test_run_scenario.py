@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
 from tests.conftest import run_cli, stack_config, stack_env
-from tests.servers import REPO, free_port, wait_until
+from tests.servers import REPO, answers, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +68,17 @@ def sim_engine(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: _answers(url), 30, "sim engine")
+        wait_until(lambda: answers(f"{url}/v1/models"), 30, "sim engine")
         yield url, proc
     finally:
         proc.kill()
         proc.wait(10)
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/v1/models", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+def _run_against(openai: str, scenario: Path, out: Path):
+    """`slakit run scenario` against an explicit OpenAI-compatible target at `openai`."""
+    target = _target_file(scenario.parent, openai)
+    return run_cli("run", "scenario", str(scenario), "--out", str(out), "--target", str(target))
 
 
 def _target_file(tmp_path: Path, openai: str, **extra) -> Path:
@@ -238,15 +236,7 @@ def test_two_distributed_workers_give_one_merged_result(tmp_path: Path) -> None:
             gate={"min_samples": 20},
         )
         out = tmp_path / "reports"
-        r = run_cli(
-            "run",
-            "scenario",
-            str(scenario),
-            "--out",
-            str(out),
-            "--target",
-            str(_target_file(tmp_path, url)),
-        )
+        r = _run_against(url, scenario, out)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = _run_dir(out)
     per_worker = [
@@ -282,15 +272,7 @@ def test_baseline_regression_is_detected_both_ways(tmp_path: Path) -> None:
                 gate={"min_samples": 10},
             )
             out = tmp_path / label
-            r = run_cli(
-                "run",
-                "scenario",
-                str(scenario),
-                "--out",
-                str(out),
-                "--target",
-                str(_target_file(tmp_path, url)),
-            )
+            r = _run_against(url, scenario, out)
             assert r.returncode == 0, r.stdout + r.stderr
             reports[label] = _run_dir(out) / "report.json"
     worse = run_cli("check", str(reports["slow"]), "--baseline", str(reports["fast"]))
@@ -323,15 +305,7 @@ def test_sweep_finds_the_knee_of_a_capacity_limited_engine(tmp_path: Path) -> No
             gate={"min_samples": 8},
         )
         out = tmp_path / "reports"
-        r = run_cli(
-            "run",
-            "scenario",
-            str(scenario),
-            "--out",
-            str(out),
-            "--target",
-            str(_target_file(tmp_path, url)),
-        )
+        r = _run_against(url, scenario, out)
     assert r.returncode == 0, r.stdout + r.stderr
     report = _report(out)
     steps = [(s["rate"], s["verdict"]) for s in report["sweep"]]

@@ -32,7 +32,7 @@ from slakit.generate.dashboards import generate_dashboards, read_dashboard
 from slakit.generate.dashboards_panels import GPU_DASHBOARD, bind
 from slakit.stack.config import StackConfig
 from slakit.units import parse_duration
-from tests.servers import HOST, REPO, free_port, wait_until
+from tests.servers import HOST, REPO, answers, free_port, stop, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -134,19 +134,7 @@ def _process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> I
     try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+        stop(proc)
 
 
 def _has_series(prometheus: str, promql: str) -> bool:
@@ -184,8 +172,8 @@ def test_every_gpu_panel_query_returns_series_from_the_gpu_exporter(tmp_path: Pa
             tmp_path / "prometheus.log",
         ),
     ):
-        wait_until(lambda: _answers(f"{exporter}/health"), 30, "GPU exporter")
-        wait_until(lambda: _answers(f"{prometheus}/-/ready"), 30, "Prometheus")
+        wait_until(lambda: answers(f"{exporter}/health"), 30, "GPU exporter")
+        wait_until(lambda: answers(f"{prometheus}/-/ready"), 30, "Prometheus")
         # A few scrapes, so range queries over the lookback have points.
         wait_until(lambda: _has_series(prometheus, "count_over_time(up[1m]) >= 3"), 30, "scrapes")
         failures = _empty_queries(

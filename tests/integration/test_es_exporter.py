@@ -35,7 +35,7 @@ from elasticsearch import Elasticsearch
 from slakit.stack import elasticsearch, process
 from slakit.stack.config import StackConfig
 from slakit.stack.corpus import index_corpus
-from tests.servers import HOST, REPO, free_port, serve_module
+from tests.servers import HOST, REPO, answers, free_port, serve_module, stop
 
 pytestmark = pytest.mark.integration
 
@@ -252,26 +252,16 @@ def debian_exporter(es_url: str) -> Iterator[str]:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             eventually(
-                lambda: _answers(f"{url}/metrics") or proc.poll() is not None, 60, "debian exporter"
+                lambda: answers(f"{url}/metrics", 2) or proc.poll() is not None,
+                60,
+                "debian exporter",
             )
             if proc.poll() is not None:
                 log.seek(0)
                 raise RuntimeError(f"{DEBIAN_EXPORTER} exited: {log.read().decode()[-2000:]}")
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+            stop(proc)
 
 
 @contextmanager
