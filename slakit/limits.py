@@ -8,6 +8,7 @@ server series whose shape follows the client's p95 latency most closely.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from slakit.report.model import KindSummary, LoadInfo, Point, ServerSeries, SloResult
 
@@ -86,3 +87,23 @@ def _correlated(series: list[ServerSeries], points: list[Point]) -> str | None:
 def _nearest(client: dict[int, float], t: float) -> float | None:
     window = [client[s] for s in range(int(t) - 2, int(t) + 3) if s in client]
     return float(np.mean(window)) if window else None
+
+
+def why_late(frame: pd.DataFrame, slots: int, late_s: float) -> str:
+    """Whether late requests waited for a free in-flight slot (the target was too slow) or
+    for the generator itself (slots were free: its process did not get to send in time)."""
+    late = frame[frame["late_s"] > late_s]
+    if late.empty:
+        return "because every in-flight slot was busy: the target could not keep up"
+    starts, ends = np.sort(frame["start"].to_numpy()), np.sort(frame["end"].to_numpy())
+    at = late["start"].to_numpy()
+    # In flight as each late request went out, itself included (the one whose end freed
+    # its slot has ended by then).
+    busy = np.searchsorted(starts, at, "left") - np.searchsorted(ends, at, "right") + 1
+    if busy.max() >= slots:
+        return f"because all {slots} in-flight slots were busy: the target could not keep up"
+    return (
+        f"while at most {busy.max()} of {slots} in-flight slots were in use: the load "
+        "generator itself fell behind (its process did not get the CPU in time; check "
+        "what else runs on its machine)"
+    )

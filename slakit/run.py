@@ -17,7 +17,7 @@ from slakit.generate.dashboards_panels import (
     VLLM_DASHBOARD,
     DashboardDef,
 )
-from slakit.limits import explain
+from slakit.limits import explain, why_late
 from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
 from slakit.load.runner import StepResult, run_step
@@ -143,12 +143,12 @@ def _load_info(
         info.offered_rps = offered / max(window.end - window.start + scenario.warmup, 1e-9)
         if never_sent > RATE_TOLERANCE * max(offered, 1) or late_share > MAX_LATE_SHARE:
             info.kept_up = False
+            slots = (scenario.load.rate or scenario.load.sweep).max_concurrency
             info.note = (
                 f"the requested {requested:g} req/s was not kept: "
                 f"{late_share:.0%} of requests went out more than "
                 f"{LATE_S * 1000:.0f} ms late and {never_sent} of {offered} due were "
-                "never sent, because every in-flight slot was busy: the target could "
-                "not keep up"
+                f"never sent, {why_late(frame, slots, LATE_S)}"
             )
     return info
 
