@@ -92,18 +92,16 @@ def _nearest(client: dict[int, float], t: float) -> float | None:
 def why_late(frame: pd.DataFrame, slots: int, late_s: float) -> str:
     """Whether late requests waited for a free in-flight slot (the target was too slow) or
     for the generator itself (slots were free: its process did not get to send in time)."""
-    late = frame[frame["late_s"] > late_s]
-    if late.empty:
-        return "because every in-flight slot was busy: the target could not keep up"
+    at = frame.loc[frame["late_s"] > late_s, "start"].to_numpy()
     starts, ends = np.sort(frame["start"].to_numpy()), np.sort(frame["end"].to_numpy())
-    at = late["start"].to_numpy()
     # In flight as each late request went out, itself included (the one whose end freed
-    # its slot has ended by then).
+    # its slot has ended by then). No late requests, only unsent ones: slots were full.
     busy = np.searchsorted(starts, at, "left") - np.searchsorted(ends, at, "right") + 1
-    if busy.max() >= slots:
+    peak = int(busy.max()) if len(at) else slots
+    if peak >= slots:
         return f"because all {slots} in-flight slots were busy: the target could not keep up"
     return (
-        f"while at most {busy.max()} of {slots} in-flight slots were in use: the load "
+        f"while at most {peak} of {slots} in-flight slots were in use: the load "
         "generator itself fell behind (its process did not get the CPU in time; check "
         "what else runs on its machine)"
     )

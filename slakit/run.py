@@ -143,12 +143,11 @@ def _load_info(
         info.offered_rps = offered / max(window.end - window.start + scenario.warmup, 1e-9)
         if never_sent > RATE_TOLERANCE * max(offered, 1) or late_share > MAX_LATE_SHARE:
             info.kept_up = False
-            slots = (scenario.load.rate or scenario.load.sweep).max_concurrency
             info.note = (
                 f"the requested {requested:g} req/s was not kept: "
                 f"{late_share:.0%} of requests went out more than "
                 f"{LATE_S * 1000:.0f} ms late and {never_sent} of {offered} due were "
-                f"never sent, {why_late(frame, slots, LATE_S)}"
+                f"never sent, {why_late(frame, scenario.load.open_loop_slots, LATE_S)}"
             )
     return info
 

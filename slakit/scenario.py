@@ -241,6 +241,11 @@ class Load(Strict):
     def mode(self) -> str:
         return next(k for k in ("users", "rate", "sweep") if getattr(self, k) is not None)
 
+    @property
+    def open_loop_slots(self) -> int:
+        """Requests an open-loop (`rate` or `sweep`) run may have in flight at once."""
+        return (self.rate or self.sweep).max_concurrency
+
 
 # --- objectives ---------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class ArrivalSchedule:
         self._queue: Queue = Queue()
         self._dispatcher: gevent.Greenlet | None = None
         self.offered = 0
+        self._ended = False  # the end mark (None) is in the queue
 
     def take(self) -> float | None:
         """Block until a request is due; its due time (epoch seconds), or None once the
@@ -55,11 +56,12 @@ class ArrivalSchedule:
             self.offered += 1
             due += self._gap()
         self._queue.put(None)  # wakes a user waiting for a due time: the schedule is over
+        self._ended = True
 
     @property
     def backlog(self) -> int:
         """Due times never taken by a user (the end mark is not one)."""
-        return sum(1 for due in self._queue.queue if due is not None)
+        return self._queue.qsize() - self._ended
 
     def close(self, path: Path) -> None:
         """Stop dispatching; record offered and never-sent counts beside the samples."""

@@ -21,7 +21,7 @@ from locust.runners import STATE_STOPPED, STATE_STOPPING
 
 from slakit.load.progress import LiveProgress
 from slakit.load.samples import SampleWriter
-from slakit.load.users import build_plan, make_shape, make_user, shape_steps
+from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_steps
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
 
@@ -105,7 +105,7 @@ def run_step(
         plan.close()
 
 
-def _environment(plan, timeout: float, steps) -> Environment:
+def _environment(plan: Plan, timeout: float, steps: list[tuple[float, int, float]]) -> Environment:
     """Locust's environment for one step. At the scheduled end, requests in flight get up
     to their own timeout to finish: cutting them would drop exactly the slowest ones."""
     return Environment(

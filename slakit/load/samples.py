@@ -39,11 +39,12 @@ class Sample:
 
 
 class SampleWriter:
-    """Appends samples as JSON lines; flushes every FLUSH_S seconds and on close."""
+    """Appends samples as JSON lines; flushes every `flush_s` seconds and on close."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, flush_s: float = FLUSH_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._flush_s = flush_s
         self._file = path.open("a", buffering=1 << 16)
         self._last_flush = time.monotonic()
         self.count = 0
@@ -53,7 +54,7 @@ class SampleWriter:
         record["latency_s"] = sample.latency_s
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.count += 1
-        if time.monotonic() - self._last_flush >= FLUSH_S:
+        if time.monotonic() - self._last_flush >= self._flush_s:
             self.flush()
 
     def flush(self) -> None:

@@ -134,6 +134,6 @@ def shape_steps(
     load = scenario.load
     if load.users:
         return [(s.duration, s.users, s.spawn_rate) for s in load.users.stages]
-    concurrency = (load.rate or load.sweep).max_concurrency
+    concurrency = load.open_loop_slots
     # Locust warns above 100 users/s; arrivals start with the first user anyway.
     return [(duration, concurrency, float(min(concurrency, 100)))]

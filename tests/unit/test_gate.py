@@ -7,8 +7,7 @@ import pytest
 
 from slakit.gate import regate
 from slakit.report.model import Report, SloResult
-from slakit.sli import CATALOGUE
-from tests.report_factory import make_report
+from tests.report_factory import make_report, make_slo
 
 LATENCY = {"name": "lat", "sli": "latency", "aggregation": "p95", "objective": "< 500ms"}
 THROUGHPUT = {"name": "rps", "sli": "throughput_rps", "aggregation": "rate", "objective": "> 5 rps"}
@@ -19,22 +18,9 @@ def stored(
 ) -> SloResult:
     """An SLO result as a report stores it; the verdict is deliberately whatever the test
     says, so re-gating has to recompute it."""
-    sli = {"lat": "latency", "rps": "throughput_rps"}[name]
-    spec = CATALOGUE[sli]
-    objective = {"lat": LATENCY, "rps": THROUGHPUT}[name]["objective"]
-    return SloResult(
-        name=name,
-        sli=sli,
-        title=spec.title,
-        side=spec.side,
-        aggregation="p95" if name == "lat" else "rate",
-        objective=objective,
-        dimension=spec.dimension,
-        value=value,
-        samples=samples,
-        verdict=verdict,
-        detail=detail,
-    )
+    spec = {"lat": LATENCY, "rps": THROUGHPUT}[name]
+    slo = make_slo(name, spec["sli"], spec["aggregation"], spec["objective"], value)
+    return slo.model_copy(update={"verdict": verdict, "samples": samples, "detail": detail})
 
 
 def report(

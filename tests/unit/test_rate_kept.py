@@ -29,3 +29,8 @@ def test_overlap_is_counted_at_the_late_request_itself() -> None:
     # Three in flight when the late one leaves (two others + itself), of four slots.
     frame = _frame([(0.0, 2.0, 0.0), (0.2, 2.0, 0.0), (0.3, 0.4, 0.0), (0.5, 0.9, 0.1)])
     assert "at most 3 of 4" in why_late(frame, slots=4, late_s=0.05)
+
+
+def test_unsent_requests_without_late_ones_blame_the_target() -> None:
+    frame = _frame([(0.0, 1.0, 0.0), (0.1, 1.1, 0.0)])
+    assert "all 2 in-flight slots were busy: the target" in why_late(frame, 2, late_s=0.05)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slakit.load import samples as samples_module
 from slakit.load.samples import COLUMNS, Sample, SampleWriter, read_samples
 
 
@@ -137,11 +136,8 @@ def test_writer_appends_to_an_existing_file(tmp_path: Path) -> None:
     assert read_samples(tmp_path)["start"].tolist() == [1.0, 2.0]
 
 
-def test_samples_are_on_disk_after_flush_before_close(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(samples_module, "FLUSH_S", 3600.0)
-    writer = SampleWriter(tmp_path / "samples-local.jsonl")
+def test_samples_are_on_disk_after_flush_before_close(tmp_path: Path) -> None:
+    writer = SampleWriter(tmp_path / "samples-local.jsonl", flush_s=3600.0)
     writer.write(chat(1.0))
     assert read_samples(tmp_path).empty  # still buffered: no flush interval has passed
     writer.flush()
@@ -149,11 +145,8 @@ def test_samples_are_on_disk_after_flush_before_close(
     writer.close()
 
 
-def test_writer_flushes_by_itself_once_the_interval_passed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(samples_module, "FLUSH_S", 0.0)
-    writer = SampleWriter(tmp_path / "samples-local.jsonl")
+def test_writer_flushes_by_itself_once_the_interval_passed(tmp_path: Path) -> None:
+    writer = SampleWriter(tmp_path / "samples-local.jsonl", flush_s=0.0)
     writer.write(chat(1.0))
     writer.write(chat(2.0))
     assert read_samples(tmp_path)["start"].tolist() == [1.0, 2.0]  # not closed yet
