@@ -8,6 +8,7 @@ limits, metrics, tracing, readiness and the 503 when retrieval is down.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from slakit import sse
 from slakit.stack import sim_engine
 from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import SimConfig
+from slakit.stack.gateway import auth
 from slakit.stack.gateway import metrics as gm
 from slakit.stack.gateway.app import create_app
 from slakit.stack.gateway.rag import NO_PASSAGES, messages
@@ -35,6 +37,10 @@ from tests.servers import (
 
 MODEL = "sim-test"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "a b c"}], "max_tokens": 5}
+KEYS = frozenset({"key-1"})
+WITH_KEY = {"Authorization": "Bearer key-1"}
+# Another loopback address: requests from it are another client to the gateway.
+OTHER_CLIENT = "127.0.0.2"
 
 
 def closed_url() -> str:
@@ -146,6 +152,50 @@ def test_api_keys_and_open_routes(sim):
         assert httpx.get(f"{gw}/metrics").status_code == 200
         assert httpx.get(f"{gw}/ready").status_code == 503  # not 401: never auth'd
         assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="401") == 2
+
+
+def test_failed_auth_is_limited_per_client_before_any_key_is_compared(sim):
+    burst = auth.FAILED_AUTH_BURST
+    refill_s = auth.FAILED_AUTH_WINDOW_S / burst
+    elsewhere = httpx.HTTPTransport(local_address=OTHER_CLIENT)
+    with (
+        gateway(sim, api_keys=KEYS) as gw,
+        httpx.Client() as here,
+        httpx.Client(transport=elsewhere) as there,
+    ):
+        url = f"{gw}/v1/models"
+        start = time.monotonic()
+        guesses = [here.get(url, headers={"Authorization": f"Bearer k{n}"}) for n in range(200)]
+        refilled = int((time.monotonic() - start) / refill_s)  # attempts regained meanwhile
+        statuses = [r.status_code for r in guesses]
+        assert statuses[:burst] == [401] * burst and statuses[burst] == 429
+        assert set(statuses) == {401, 429} and statuses.count(401) <= burst + refilled
+        refused = [r for r in guesses if r.status_code == 429]
+        assert refused[0].json()["error"]["type"] == "RateLimitError"
+        retry_after = {int(r.headers["Retry-After"]) for r in refused}
+        assert retry_after <= set(range(1, math.ceil(refill_s) + 1)), retry_after
+        # While refused, the right key is not even compared; another client is not refused.
+        assert here.get(url, headers=WITH_KEY).status_code == 429
+        assert there.get(url, headers=WITH_KEY).status_code == 200
+        time.sleep(int(here.get(url).headers["Retry-After"]))
+        assert here.get(url, headers=WITH_KEY).status_code == 200  # one attempt regained
+        assert metric(gw, gm.REQUESTS_TOTAL, route="/v1/models", status="429") == len(refused) + 2
+
+
+def test_docs_and_schema_are_not_served_when_keys_are_set(sim, gw):
+    assert httpx.get(f"{gw}/openapi.json").status_code == 200  # no keys: everything is open
+    with gateway(sim, api_keys=KEYS) as keyed:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert httpx.get(f"{keyed}{path}").status_code == 404, path
+            assert httpx.get(f"{keyed}{path}", headers=WITH_KEY).status_code == 404, path
+
+
+def test_failed_auth_memory_is_bounded_by_forgetting_the_least_recent_client():
+    buckets = auth.TokenBuckets(capacity=1, per_second=1 / 3600, max_keys=3)
+    for client in ("a", "b", "c", "d"):
+        assert buckets.take(client) == 0
+    assert buckets.wait("a") == 0  # forgotten: a fourth client pushed it out
+    assert all(buckets.wait(client) > 3000 for client in ("b", "c", "d"))
 
 
 def test_rate_limit_per_key_with_retry_after(sim):

@@ -149,7 +149,8 @@ class _Gateway:
 
     def admit(self, request: Request, route: str) -> Response | None:
         """Auth and rate limit; a rejection is counted here."""
-        denied = self.gate.check(request.headers.get("authorization"))
+        client = request.client.host if request.client else ""
+        denied = self.gate.check(request.headers.get("authorization"), client)
         if denied is not None:
             self.metrics.reject(route, denied.status_code)
         return denied
@@ -359,7 +360,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             await gw.close()
 
-    app = FastAPI(title="slakit RAG gateway", lifespan=lifespan)
+    # With keys set, the API's description is no more public than the API: /docs, /redoc and
+    # /openapi.json are not served (404). Behind the key they would be of no use, since a
+    # browser loads the docs page and its schema without one. Without keys, all is open.
+    docs = {"docs_url": None, "redoc_url": None, "openapi_url": None} if settings.api_keys else {}
+    app = FastAPI(title="slakit RAG gateway", lifespan=lifespan, **docs)
 
     @app.get("/health")
     async def health() -> dict:
