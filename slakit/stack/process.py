@@ -31,6 +31,7 @@ class PartSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None  # run as this user (Elasticsearch refuses root)
+    nice: int = 0  # niceness: lower priority for parts no request waits on
     healthy: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
 
 
@@ -49,6 +50,7 @@ def start(spec: PartSpec) -> int:
             env={**os.environ, **spec.env},
             user=spec.user,
             start_new_session=True,
+            preexec_fn=(lambda: os.nice(spec.nice)) if spec.nice else None,
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid

@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from rich.console import Console
 
 from slakit.errors import StackError
-from slakit.stack import corpus, process
+from slakit.stack import corpus, placement, process
 from slakit.stack.config import StackConfig
 from slakit.stack.parts import PARTS, ports
 from slakit.stack.process import PartSpec
@@ -120,6 +120,7 @@ def up(cfg: StackConfig) -> list[RunningPart]:
                 for key, build, _deps in ready:
                     status.update(f"starting {key}")
                     spec = build(cfg)
+                    spec.nice = placement.nice_for(key)
                     pid = process.start(spec)
                     started[key] = (
                         spec,
@@ -200,6 +201,7 @@ class PartStatus:
     url: str
     healthy: bool
     uptime_s: float
+    placement: placement.Placement | None = None
 
 
 def status(cfg: StackConfig) -> list[PartStatus]:
@@ -214,6 +216,7 @@ def status(cfg: StackConfig) -> list[PartStatus]:
                 p.url,
                 alive and process.check_health(spec),
                 time.time() - p.started_at if alive else 0.0,
+                placement.Placement.of(p.pid) if alive else None,
             )
         )
     return out

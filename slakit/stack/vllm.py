@@ -10,6 +10,7 @@ import sys
 
 from slakit.stack.config import StackConfig
 from slakit.stack.model import ensure_model
+from slakit.stack.placement import engine_cores
 from slakit.stack.process import PartSpec
 
 
@@ -39,7 +40,11 @@ def spec(cfg: StackConfig) -> PartSpec:
         log=cfg.state_dir / "logs" / "vllm.log",
         health_url=f"{url}/v1/models",
         timeout_s=v.start_timeout_s,
-        env={"VLLM_CPU_KVCACHE_SPACE": str(v.kv_cache_gib), "HF_HUB_OFFLINE": "1"},
+        env={
+            "VLLM_CPU_KVCACHE_SPACE": str(v.kv_cache_gib),
+            "VLLM_CPU_OMP_THREADS_BIND": engine_cores(),
+            "HF_HUB_OFFLINE": "1",
+        },
     )
 
 
