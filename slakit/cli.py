@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a failure of the system under test or of the stack,
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -215,14 +216,17 @@ def check_cmd(
         float | None, typer.Option(help="allowed worsening vs the baseline, in percent (e.g. 10)")
     ] = None,
 ) -> None:
-    """The CI gate on a stored report, without load. Exit 0 / 1 / 2 as `run scenario`."""
-    from slakit.gate import regate
-    from slakit.report.writer import load_report
+    """The CI gate on a stored report, without load. Exit 0 / 1 / 2 as `run scenario`;
+    a report (or baseline) whose data does not add up is refused with exit 2."""
+    from slakit.errors import InputError
+    from slakit.gate import regate, verified_report
 
+    if max_regression is not None and not 0 <= max_regression < math.inf:
+        raise InputError(f"--max-regression: expected a percentage >= 0, got {max_regression:g}")
     report = regate(
-        load_report(report_path),
-        load_report(baseline) if baseline else None,
-        max_regression / 100 if max_regression is not None else None,
+        verified_report(report_path),
+        verified_report(baseline) if baseline else None,
+        max_regression,
     )
     _print_verdict(report)
     raise typer.Exit(report.exit_code)
@@ -367,6 +371,7 @@ ExporterConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML s
 
 
 def _run_exporter(module: str, host: str | None, port: int | None, config: Path | None) -> None:
+    """Run the exporter's own `main` with these flags; its exit code is the command's."""
     import importlib
 
     argv = [
@@ -375,7 +380,7 @@ def _run_exporter(module: str, host: str | None, port: int | None, config: Path 
         if value is not None
         for a in (flag, str(value))
     ]
-    importlib.import_module(f"slakit.exporters.{module}").main(argv)
+    raise typer.Exit(importlib.import_module(f"slakit.exporters.{module}").main(argv))
 
 
 @exporter_app.command("gpu")

@@ -8,6 +8,7 @@ request kind, or all), with the number of samples behind it. Too few samples is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -243,6 +244,12 @@ def overall(results: list[SloResult], inconclusive_fails: bool) -> tuple[Verdict
     return ("warn" if "warn" in verdicts else "pass"), 0
 
 
+def exact(value: float) -> Decimal:
+    """`value` as the decimal its shortest repr writes, so relative changes compare as
+    exactly as objectives do: 1.0 -> 1.1 is +10%, not +10.000000000000009%."""
+    return Decimal(repr(value))
+
+
 def compare_baseline(
     results: list[SloResult], baseline: list[SloResult], slos: list[Slo]
 ) -> list[SloResult]:
@@ -257,14 +264,18 @@ def compare_baseline(
             out.append(result)
             continue
         higher_better = parse_objective(result.objective).higher_is_better
-        change = (result.value - old.value) / abs(old.value)
+        change = (exact(result.value) - exact(old.value)) / abs(exact(old.value))
         regression = -change if higher_better else change
-        update = {"baseline_value": old.value, "regression": regression}
+        update = {"baseline_value": old.value, "regression": float(regression)}
         allowed = relative.get(result.name)
-        if allowed and regression > parse_relative(allowed) and result.verdict != "inconclusive":
+        if (
+            allowed
+            and regression > exact(parse_relative(allowed))
+            and result.verdict != "inconclusive"
+        ):
             update |= {
                 "verdict": "fail",
-                "detail": f"{result.detail}; {regression:+.1%} vs "
+                "detail": f"{result.detail}; {float(regression):+.1%} vs "
                 f"baseline {fmt_value(old.value, result.dimension)} (allowed {allowed})",
             }
         out.append(result.model_copy(update=update))

@@ -1,19 +1,144 @@
 """`slakit check`: the CI gate on a stored report, without sending load.
 
-Verdicts are recomputed from the stored values and the scenario's objectives, then an
-optional baseline comparison fails every SLO that regressed more than allowed.
+A stored report is first held to what its own data supports (`verified_report`): every
+SLO of its embedded scenario has exactly one result, its status agrees with its partial
+reason and its length, and where its samples lie beside it, the client-side values are
+what they give. A report that does not add up is refused (exit 2), never re-gated.
+Verdicts are then recomputed from the stored values and the scenario's objectives, and
+an optional baseline comparison fails every SLO that regressed more than allowed.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from pydantic import ValidationError
+
 from slakit import evaluate as ev
-from slakit.report.model import Report
+from slakit.errors import InputError
+from slakit.load.samples import read_samples
+from slakit.report.model import Report, SloResult
+from slakit.report.writer import load_report, report_file
 from slakit.scenario import Scenario
+from slakit.yamlconf import format_validation_error
+
+SAMPLES_GLOB = "samples-*.jsonl"  # the samples a run writes beside its report.json
+SCHEDULE_SLACK_S = 0.5  # a complete run ends on schedule (runner: min(now, start + total))
+VALUE_REL_TOL = 1e-9  # recomputed from the same samples, a value agrees to rounding
+SHOWN_DIGITS = 12  # enough to show a disagreement beyond VALUE_REL_TOL
+MATCHED_FIELDS = ("sli", "aggregation", "scope")  # what a stored value is a measure of
+
+
+def verified_report(path: Path) -> Report:
+    """The stored report at `path`, if its data adds up; InputError with one
+    `REPORT: field: problem` line per contradiction otherwise."""
+    report = load_report(path)
+    file = report_file(path)
+    samples = read_samples(file.parent) if any(file.parent.glob(SAMPLES_GLOB)) else None
+    problems = contradictions(report, samples)
+    if problems:
+        raise InputError(*(f"{file}: {problem}" for problem in problems))
+    return report
+
+
+def contradictions(report: Report, samples: pd.DataFrame | None = None) -> list[str]:
+    """`field: problem` for everything in `report` its own data does not support;
+    `samples` (the run's, if kept) re-measure its client-side values."""
+    try:
+        scenario = Scenario.model_validate(report.scenario)
+    except ValidationError as exc:
+        return format_validation_error(exc, "scenario")
+    problems = _unmatched(report.slos, scenario) + _status(report, scenario)
+    problems += [
+        f"slos.{i}.value: {r.value} is not a finite number"
+        for i, r in enumerate(report.slos)
+        if r.value is not None and not math.isfinite(r.value)
+    ]
+    if samples is not None and not problems:
+        problems = _remeasured(report, scenario, samples)
+    return problems
+
+
+def _unmatched(results: list[SloResult], scenario: Scenario) -> list[str]:
+    """Each SLO of the scenario has exactly one result measuring what it names: a dropped
+    result would go unjudged, a renamed one would be judged against nothing."""
+    wanted = {slo.name: slo for slo in scenario.slos}
+    counts = Counter(r.name for r in results)
+    problems = [f"slos: {name!r} has {n} results, not one" for name, n in counts.items() if n > 1]
+    problems += [
+        f"slos: no result for the scenario's SLO {name!r}" for name in wanted if name not in counts
+    ]
+    for i, result in enumerate(results):
+        slo = wanted.get(result.name)
+        if slo is None:
+            names = ", ".join(wanted) or "none"
+            problems.append(
+                f"slos.{i}.name: {result.name!r} is not an SLO of the scenario (its SLOs: {names})"
+            )
+            continue
+        problems += [
+            f"slos.{i}.{field}: {getattr(result, field)!r}, but the scenario's SLO "
+            f"{slo.name!r} has {getattr(slo, field)!r}"
+            for field in MATCHED_FIELDS
+            if getattr(result, field) != getattr(slo, field)
+        ]
+    return problems
+
+
+def _status(report: Report, scenario: Scenario) -> list[str]:
+    """A partial run says why; a complete one says nothing of the kind and ran its whole
+    schedule (a sweep's length depends on where it stopped, so it is not held to one)."""
+    if report.status == "partial":
+        return [] if report.partial_reason else ["partial_reason: a partial report says why"]
+    if report.partial_reason:
+        return [f"status: 'complete', but partial_reason says {report.partial_reason!r}"]
+    lasted, scheduled = report.ended_at - report.started_at, scenario.total_duration()
+    if scenario.load.mode != "sweep" and lasted < scheduled - SCHEDULE_SLACK_S:
+        return [f"status: 'complete', but the run lasted {lasted:g} s of its {scheduled:g} s"]
+    return []
+
+
+def _remeasured(report: Report, scenario: Scenario, samples: pd.DataFrame) -> list[str]:
+    """Client-side values and sample counts as the run's own samples give them, over the
+    report's evaluation window: a stored value that differs was not measured."""
+    window = ev.EvalWindow(report.warmup_end, report.ended_at)
+    again = {
+        r.name: r
+        for r in ev.evaluate_slos(scenario, samples, window, prometheus=None)
+        if r.side == "client"
+    }
+    problems = []
+    for i, stored in enumerate(report.slos):
+        fresh = again.get(stored.name)
+        if fresh is None:
+            continue
+        if not _same(stored.value, fresh.value):
+            problems.append(
+                f"slos.{i}.value: {stored.value:.{SHOWN_DIGITS}g} stored, but the samples "
+                f"beside the report give {fresh.value:.{SHOWN_DIGITS}g}"
+            )
+        if stored.samples != fresh.samples:
+            problems.append(
+                f"slos.{i}.samples: {stored.samples} stored, but the samples beside the report "
+                f"give {fresh.samples}"
+            )
+    return problems
+
+
+def _same(stored: float | None, fresh: float | None) -> bool:
+    if stored is None or fresh is None:
+        return stored is fresh
+    return math.isclose(stored, fresh, rel_tol=VALUE_REL_TOL)
 
 
 def regate(
-    report: Report, baseline: Report | None = None, max_regression: float | None = None
+    report: Report, baseline: Report | None = None, max_regression_pct: float | None = None
 ) -> Report:
+    """`report` judged again from its stored values (and against `baseline`, allowing
+    `max_regression_pct` percent of worsening, if given). Assumes a verified report."""
     scenario = Scenario.model_validate(report.scenario)
     by_name = {s.name: s for s in scenario.slos}
     slos = []
@@ -22,16 +147,22 @@ def regate(
         verdict, detail = ev.judge(
             slo, result.value, result.samples, scenario.gate.min_samples, result.detail
         )
-        slos.append(result.model_copy(update={"verdict": verdict, "detail": detail}))
-    if baseline is not None:
-        if max_regression is not None:
-            scenario = scenario.model_copy(
+        slos.append(
+            result.model_copy(
                 update={
-                    "slos": [
-                        s.model_copy(update={"baseline": f"within {max_regression * 100:g}%"})
-                        for s in scenario.slos
-                    ]
+                    "verdict": verdict,
+                    "detail": detail,
+                    "objective": slo.objective,
+                    "warn": slo.warn,
                 }
+            )
+        )
+    if baseline is not None:
+        if max_regression_pct is not None:
+            # 15 significant digits print a typed percentage back exactly as typed
+            allowed = f"within {max_regression_pct:.15g}%"
+            scenario = scenario.model_copy(
+                update={"slos": [s.model_copy(update={"baseline": allowed}) for s in scenario.slos]}
             )
         slos = ev.compare_baseline(slos, baseline.slos, scenario.slos)
     verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)

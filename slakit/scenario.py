@@ -6,6 +6,7 @@ Schema of `Scenario`. Durations, percentages and objectives go through `slakit.u
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -294,9 +295,9 @@ def parse_relative(text: str) -> float:
     parts = text.strip().lower().split()
     if len(parts) != 2 or parts[0] != "within" or not parts[1].endswith("%"):
         raise ValueError(f"expected a relative objective like 'within 10%', got {text!r}")
-    try:
-        return float(parts[1][:-1]) / 100
-    except ValueError:
+    try:  # in decimal, as objectives are: 'within 14.3%' is 0.143, not 0.14300000000000002
+        return float(Decimal(parts[1][:-1]) / 100)
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
         raise ValueError(f"expected a relative objective like 'within 10%', got {text!r}") from None
 
 

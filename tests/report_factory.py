@@ -1,9 +1,10 @@
-"""Reports built in code, for renderer tests and the example rendering.
+"""Reports built in code, for renderer and `slakit check` tests and the example rendering.
 
 Values are plausible for the embedded stack (a tiny model on CPU behind the RAG gateway)
 and deterministic (seeded), so a rendering can be compared across runs. `make_slo` judges
 its own verdict from the objective, the way the evaluator does, so a test states only
-what it measured.
+what it measured. Each report embeds a valid scenario with one SLO per result, so it
+re-gates as a stored one does.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def standard_slos(with_baseline: bool = False) -> list[SloResult]:
         make_slo("throughput", "throughput_rps", "rate", ">= 8 rps", 9.62, samples=2400),
         make_slo("kv-cache", "vllm_kv_cache_usage", "max", "< 90%", 0.62, samples=120),
     ]
+
+
+def slo_spec(result: SloResult) -> dict:
+    """The scenario's SLO entry that `result` answers, so a stored report re-gates."""
+    fields = ("name", "sli", "aggregation", "objective", "warn", "scope")
+    return {f: getattr(result, f) for f in fields if getattr(result, f) is not None}
 
 
 def _verdict(slos: list[SloResult]) -> str:
@@ -267,9 +274,11 @@ def make_report(
     seconds: int = 120,
     warmup: int = 10,
     slos: list[SloResult] | None = None,
+    scheduled: int | None = None,
     **fields,
 ) -> Report:
-    """A complete open-loop run at 10 rps; `fields` override any Report field."""
+    """A complete open-loop run at 10 rps for `seconds` (of the scenario's `scheduled`,
+    the same by default); `fields` override any Report field."""
     points = make_timeseries(seconds, warmup=warmup)
     slos = standard_slos() if slos is None else slos
     verdict = fields.pop("verdict", _verdict(slos))
@@ -280,9 +289,10 @@ def make_report(
         scenario_path=f"scenarios/{name}.yaml",
         scenario={
             "name": name,
-            "load": {"rate": {"rps": 10, "duration": f"{seconds}s"}},
+            "workload": [{"kind": "chat"}, {"kind": "rag"}],
+            "load": {"rate": {"rps": 10, "duration": f"{scheduled or seconds}s"}},
             "warmup": f"{warmup}s",
-            "slos": [{"name": s.name} for s in slos],
+            "slos": [slo_spec(s) for s in slos],
         },
         target=TARGET,
         started_at=START,
@@ -314,13 +324,14 @@ def failing_report(**fields) -> Report:
 
 
 def partial_report(**fields) -> Report:
-    """Cut short at 42 s: the target stopped answering; one SLO lacks samples."""
+    """Cut short at 42 s of 120: the target stopped answering; one SLO lacks samples."""
     slos = [
         make_slo("latency-p95", "latency", "p95", "< 1s", 0.61),
         make_slo("rag-latency-p99", "latency", "p99", "< 2s", 1.2, scope="rag", samples=12),
     ]
     return make_report(
         seconds=42,
+        scheduled=120,
         slos=slos,
         status="partial",
         partial_reason="the target stopped answering after 42 s (connection refused)",

@@ -1026,7 +1026,7 @@ def build_registry(cfg: EsExporterConfig) -> tuple[CollectorRegistry, Prober]:
     return registry, Prober(es, cfg, registry)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m slakit.exporters.elasticsearch",
         description="Serve Elasticsearch metrics (community exporter names) plus a canary "
@@ -1051,7 +1051,7 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+        return exc.exit_code
     registry, prober = build_registry(cfg)
     log.info(
         "exporting %s (canary: %r on %s every %g s)",
@@ -1065,12 +1065,13 @@ def main(argv: list[str] | None = None) -> None:
         serve_registry(registry, cfg.host, cfg.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", cfg.host, cfg.port, exc.strerror or exc)
-        raise SystemExit(1) from None
+        return 1
     except KeyboardInterrupt:
         log.info("stopped")
     finally:
         prober.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

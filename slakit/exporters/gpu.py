@@ -382,7 +382,7 @@ def build_registry(cfg: GpuExporterConfig, nvml: Any = pynvml) -> CollectorRegis
     return registry
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m slakit.exporters.gpu",
         description="Serve NVML GPU metrics under dcgm-exporter's names on /metrics.",
@@ -402,15 +402,16 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+        return exc.exit_code
     try:
         serve(build_registry(cfg), cfg.host, cfg.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", cfg.host, cfg.port, exc.strerror or exc)
-        raise SystemExit(1) from None
+        return 1
     except KeyboardInterrupt:
         log.info("stopped")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -101,7 +101,7 @@ class LoadInfo(BaseModel):
 
 
 class Report(BaseModel):
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(SCHEMA_VERSION, strict=True)
     run_id: str
     scenario_name: str
     scenario_path: str
@@ -124,3 +124,12 @@ class Report(BaseModel):
     baseline_run_id: str | None = None
     verdict: Verdict
     exit_code: int
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_schema(cls, version: int) -> int:
+        """Fields of another schema version mean other things: reading one as this version
+        would re-gate on values that were never measured as this version measures them."""
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"this slakit reads schema version {SCHEMA_VERSION}, not {version}")
+        return version

@@ -10,7 +10,8 @@ from slakit.errors import InputError
 from slakit.report.html import render_html
 from slakit.report.junit import render_junit
 from slakit.report.markdown import render_markdown
-from slakit.report.model import SCHEMA_VERSION, Report
+from slakit.report.model import Report
+from slakit.yamlconf import format_validation_error
 
 RENDERERS = {
     "html": ("report.html", render_html),
@@ -27,20 +28,20 @@ def write_reports(report: Report, run_dir: Path) -> None:
         (run_dir / filename).write_text(render(report))
 
 
+def report_file(path: Path) -> Path:
+    """The report.json a REPORT argument names: the file itself, or the one in a run dir."""
+    return path / "report.json" if path.is_dir() else path
+
+
 def load_report(path: Path) -> Report:
-    """A stored report (its report.json, or the run directory holding it)."""
-    if path.is_dir():
-        path = path / "report.json"
+    """A stored report (its report.json, or the run directory holding it); InputError with
+    one `file: field: problem` line per problem."""
+    path = report_file(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()  # bytes: pydantic reports a non-UTF-8 file as invalid JSON
     except OSError as exc:
         raise InputError(f"{path}: cannot read report: {exc.strerror}") from None
     try:
-        report = Report.model_validate_json(text)
+        return Report.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            f"{path}: not a slakit report (schema v{SCHEMA_VERSION}): {where}: {first['msg']}"
-        ) from None
-    return report
+        raise InputError(*format_validation_error(exc, str(path))) from None

@@ -115,7 +115,7 @@ def test_a_baseline_attaches_regressions_without_failing_by_itself() -> None:
 
 def test_max_regression_fails_an_slo_that_regressed_more() -> None:
     current, baseline = current_and_baseline(lat=0.375, old_lat=0.25)  # +50%
-    out = regate(current, baseline, max_regression=0.2)
+    out = regate(current, baseline, max_regression_pct=20)
     assert verdicts(out) == {"lat": "fail", "rps": "pass"}
     assert (out.verdict, out.exit_code) == ("fail", 1)
     assert "within 20%" in next(s for s in out.slos if s.name == "lat").detail
@@ -123,13 +123,13 @@ def test_max_regression_fails_an_slo_that_regressed_more() -> None:
 
 def test_max_regression_lets_a_smaller_regression_pass() -> None:
     current, baseline = current_and_baseline(lat=0.3125, old_lat=0.25)  # +25%
-    out = regate(current, baseline, max_regression=0.3)
+    out = regate(current, baseline, max_regression_pct=30)
     assert (out.verdict, out.exit_code) == ("pass", 0)
 
 
 def test_max_regression_applies_to_higher_is_better_slos() -> None:
     current, baseline = current_and_baseline(lat=0.25, old_lat=0.25, rps=6.0, old_rps=8.0)
-    out = regate(current, baseline, max_regression=0.1)  # 25% fewer rps
+    out = regate(current, baseline, max_regression_pct=10)  # 25% fewer rps
     assert verdicts(out) == {"lat": "pass", "rps": "fail"}
     assert out.exit_code == 1
 
@@ -139,7 +139,7 @@ def test_max_regression_overrides_the_scenario_relative_objective() -> None:
     current = report([stored("lat", 0.375), stored("rps", 8.0)], specs=specs)
     baseline = report([stored("lat", 0.25), stored("rps", 8.0)], specs=specs)
     assert regate(current, baseline).verdict == "pass"  # +50% is within 100%
-    assert regate(current, baseline, max_regression=0.1).verdict == "fail"
+    assert regate(current, baseline, max_regression_pct=10).verdict == "fail"
 
 
 def test_scenario_relative_objective_applies_without_max_regression() -> None:
@@ -151,7 +151,7 @@ def test_scenario_relative_objective_applies_without_max_regression() -> None:
 
 def test_max_regression_without_a_baseline_does_nothing() -> None:
     current, _ = current_and_baseline(lat=0.375, old_lat=0.25)
-    out = regate(current, None, max_regression=0.0)
+    out = regate(current, None, max_regression_pct=0)
     assert (out.verdict, out.exit_code) == ("pass", 0)
     assert all(s.regression is None for s in out.slos)
 
