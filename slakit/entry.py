@@ -14,6 +14,9 @@ def main() -> None:
         from gevent import monkey
 
         monkey.patch_all()
+        from slakit.stack.placement import prioritise_generator
+
+        prioritise_generator()
     from slakit.cli import main as cli_main
 
     cli_main()

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from slakit.stack import placement
 from slakit.stack.config import StackConfig
 from slakit.stack.monitoring import scrape_targets
 from slakit.stack.parts import alerts_file
@@ -115,3 +116,18 @@ def test_alert_posted_to_alertmanager_reaches_the_webhook(stack: StackConfig) ->
             return
         time.sleep(0.5)
     pytest.fail(f"{name} never reached {alerts_file(stack)}")
+
+
+def test_parts_run_where_the_placement_says(stack: StackConfig) -> None:
+    """Observers start at OBSERVER_NICE, request-path parts at 0, and vLLM's worker is
+    bound to every core but the last (left to the generator and the request path)."""
+    from tests.conftest import run_cli, stack_env
+
+    r = run_cli("stack", "status", "--json", env=stack_env(stack))
+    assert r.returncode == 0, r.stdout + r.stderr
+    nice = {row["part"]: row["nice"] for row in json.loads(r.stdout)}
+    for part, value in nice.items():
+        assert value == placement.nice_for(part), (part, value)
+    assert nice["prometheus"] == placement.OBSERVER_NICE and nice["gateway"] == 0
+    log = (stack.state_dir / "logs" / "vllm.log").read_text()
+    assert f"VLLM_CPU_OMP_THREADS_BIND={placement.engine_cores()!r}" in log
