@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slakit.errors import SlakitError
+from slakit.errors import SlakitError, safe_text
 from slakit.stack.config import StackConfig, load_stack_config
 
 app = typer.Typer(
@@ -432,8 +432,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except SlakitError as exc:
-        for problem in exc.problems:
-            print(f"slakit: {problem}", file=sys.stderr)
+        for problem in exc.problems:  # may quote what a target sent: no control characters
+            print(f"slakit: {safe_text(problem)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

@@ -7,6 +7,8 @@ line per problem so the CLI never shows a traceback for them.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class SlakitError(Exception):
     """Base: a list of one-line problems."""
@@ -28,3 +30,17 @@ class StackError(SlakitError):
     """A part of the embedded stack failed to start, answer or stop. Exit code 1."""
 
     exit_code = 1
+
+
+def safe_text(text: str) -> str:
+    """`text` with control and format characters replaced by a space, for anything a
+    target sent (a reason phrase, an error body) before it reaches a terminal: `\\x1b[2J`
+    would clear the user's screen and a bidi override would reorder the line they read."""
+    return "".join(" " if _hidden(ch) else ch for ch in text)
+
+
+def _hidden(ch: str) -> bool:
+    # C*: control, format (bidi overrides), surrogates, private use, unassigned;
+    # Zl, Zp: line and paragraph separators, which would break one problem into two lines.
+    category = unicodedata.category(ch)
+    return category[0] == "C" or category in ("Zl", "Zp")

@@ -20,6 +20,7 @@ from slakit.generate.dashboards_panels import (
 from slakit.limits import explain, why_late
 from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
+from slakit.load.prompts import check_sources
 from slakit.load.runner import StepResult, run_step
 from slakit.load.samples import read_samples
 from slakit.metrics import STEP_S, Window, panel_series, server_series
@@ -72,11 +73,12 @@ def run_scenario(
     path: Path, out_root: Path, baseline_path: Path | None = None, target_file: Path | None = None
 ) -> tuple[Report, Path]:
     scenario = load_scenario(path)
+    check_sources(scenario)
     baseline = load_report(baseline_path) if baseline_path else None
     target, stack_cfg, started_stack = resolve_target(scenario, target_file)
     try:
         check_reachable(scenario, target)
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.run_dir_name()}"
         run_dir = out_root / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         if scenario.load.sweep:

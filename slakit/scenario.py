@@ -6,23 +6,33 @@ Schema of `Scenario`. Durations, percentages and objectives go through `slakit.u
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
+    field_validator,
     model_validator,
 )
 
 from slakit.sli import AGGREGATIONS, CATALOGUE
-from slakit.units import parse_duration, parse_objective
-from slakit.yamlconf import FieldProblem, load_model
+from slakit.units import parse_duration, parse_objective, stricter
+from slakit.yamlconf import FieldProblem, Located, load_model
+
+# The name is part of the run directory's name (`<time>-<name>`), which a file system
+# bounds at 255 bytes; a longer name is a description.
+MAX_NAME_CHARS = 100
+# What a run directory's name keeps of the scenario name; anything else becomes `-`.
+_UNSAFE_IN_DIR_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 Duration = Annotated[
     float,
@@ -47,24 +57,45 @@ ObjectiveText = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(Located):
+    """Unknown fields are typos; NaN and infinity are never a rate, weight or size (NaN
+    even slips past every bound: `nan <= 5000` is not false but unordered)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _http_url(value: str) -> str:
+    """Refuse what is not an absolute http(s) URL (`http//x`) here, with its line, instead
+    of as an unreachable target later."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = parts._replace(scheme="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL like 'http://127.0.0.1:8000', got {value!r}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 # --- target --------------------------------------------------------------------------
 
 
 class ExplicitTarget(Strict):
-    """A stack that is already running somewhere (loopback only for load tests here)."""
+    """A stack that is already running somewhere. Named in the scenario it may be remote;
+    a --target file for a scenario whose target is `embedded` must stay on loopback
+    (`slakit.target.check_reachable`)."""
 
-    gateway: str | None = Field(None, description="RAG gateway base URL (for `rag`)")
-    openai: str | None = Field(
+    gateway: HttpUrl | None = Field(None, description="RAG gateway base URL (for `rag`)")
+    openai: HttpUrl | None = Field(
         None,
         description="OpenAI-compatible base URL (for `chat`, "
         "`completions`); defaults to the gateway",
     )
-    elasticsearch: str | None = None
-    prometheus: str | None = None
+    elasticsearch: HttpUrl | None = None
+    prometheus: HttpUrl | None = None
     model: str = "slakit-tiny"
     api_key_env: str | None = Field(
         None,
@@ -88,7 +119,26 @@ def _target(value: object) -> object:
     return {"embedded": True} if value == "embedded" else value
 
 
-Target = Annotated[EmbeddedTarget | ExplicitTarget, BeforeValidator(_target)]
+def _target_shape(value: object) -> str | None:
+    """Which kind of target a value is written as, so only that kind's problems are
+    reported (not one line per kind it might have been)."""
+    if isinstance(value, EmbeddedTarget | ExplicitTarget):
+        return "embedded" if isinstance(value, EmbeddedTarget) else "explicit"
+    if isinstance(value, dict):
+        return "embedded" if "embedded" in value else "explicit"
+    return None
+
+
+Target = Annotated[
+    Annotated[EmbeddedTarget, Tag("embedded")] | Annotated[ExplicitTarget, Tag("explicit")],
+    Discriminator(
+        _target_shape,
+        custom_error_type="target",
+        custom_error_message="expected `embedded` or a mapping of URLs "
+        "(gateway, openai, elasticsearch, prometheus)",
+    ),
+    BeforeValidator(_target),
+]
 
 
 # --- workload -----------------------------------------------------------------------
@@ -114,7 +164,25 @@ class Distribution(Strict):
         return self
 
 
-Tokens = Annotated[int, Field(ge=1)] | Distribution
+def _tokens_shape(value: object) -> str | None:
+    """A mapping is a distribution, a number a count: only that reading's problem is
+    reported, not pydantic's attempt at each (`constrained-int`, `function-after[...]`)."""
+    if isinstance(value, dict | Distribution):
+        return "distribution"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "count"
+    return None
+
+
+Tokens = Annotated[
+    Annotated[int, Field(ge=1), Tag("count")] | Annotated[Distribution, Tag("distribution")],
+    Discriminator(
+        _tokens_shape,
+        custom_error_type="tokens",
+        custom_error_message="expected a token count like 64 or a distribution like "
+        "{dist: uniform, min: 16, max: 128}",
+    ),
+]
 
 
 class PromptSource(Strict):
@@ -171,11 +239,14 @@ RequestKind = Annotated[LlmKind | RagKind | EsSearchKind | EsBulkKind, Field(dis
 
 # --- load ---------------------------------------------------------------------------
 
+# A stage, a rate run or a sweep step of no time offers no load and leaves nothing to judge.
+LoadDuration = Annotated[Duration, Field(gt=0)]
+
 
 class Stage(Strict):
     users: int = Field(ge=1, le=2000)
     spawn_rate: float = Field(gt=0)
-    duration: Duration
+    duration: LoadDuration
 
 
 class UsersLoad(Strict):
@@ -190,7 +261,7 @@ class RateLoad(Strict):
 
     rps: float = Field(gt=0, le=5000)
     arrivals: Literal["poisson", "constant"] = "poisson"
-    duration: Duration
+    duration: LoadDuration
     max_concurrency: int = Field(
         256,
         ge=1,
@@ -205,16 +276,32 @@ class SweepLoad(Strict):
 
     mode: Literal["step", "bisect"] = "step"
     rates: list[Annotated[float, Field(gt=0)]] | None = Field(
-        None, description="explicit rates for `step` mode"
+        None, description="explicit rates for `step` mode; leave out to step from `start`"
     )
     start: float = Field(1.0, gt=0)
     max_rps: float = Field(64.0, gt=0)
     factor: float = Field(2.0, gt=1, description="step mode without `rates`: start * factor^n")
     precision: float = Field(0.1, gt=0, lt=1, description="bisect stops at this relative width")
-    step_duration: Duration
+    step_duration: LoadDuration
     arrivals: Literal["poisson", "constant"] = "poisson"
     max_steps: int = Field(8, ge=1, le=30)
     max_concurrency: int = Field(256, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _has_a_rate_to_try(self) -> SweepLoad:
+        if self.rates == []:
+            raise FieldProblem(
+                ("rates",),
+                "`rates: []` lists no rate to try; list rates, or leave `rates` out to "
+                "step from `start` by `factor`",
+            )
+        if self.rates is None and self.start > self.max_rps:
+            raise FieldProblem(
+                ("start",),
+                f"start ({self.start:g} req/s) is above max_rps ({self.max_rps:g} req/s): "
+                "the sweep would have no rate to try",
+            )
+        return self
 
 
 class Distributed(Strict):
@@ -227,6 +314,13 @@ class Load(Strict):
     sweep: SweepLoad | None = None
     distributed: Distributed | None = None
     request_timeout: Duration = 60.0
+
+    @field_validator("request_timeout")
+    @classmethod
+    def _timeout_allows_a_request(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError("must be longer than 0s: every request would time out unanswered")
+        return seconds
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Load:
@@ -285,6 +379,14 @@ class Slo(Strict):
                     f"objective {text!r} is in {dim} but sli {self.sli!r} "
                     f"is measured in {sli.dimension}"
                 )
+        if self.warn is not None and not stricter(
+            parse_objective(self.warn), parse_objective(self.objective)
+        ):
+            raise FieldProblem(
+                ("warn",),
+                f"warn {self.warn!r} must be stricter than the objective {self.objective!r}: "
+                "a warning flags a value that meets the objective but is close to breaking it",
+            )
         if self.baseline is not None:
             parse_relative(self.baseline)
         return self
@@ -309,7 +411,7 @@ class Gate(Strict):
 class Scenario(Strict):
     """One load test: target, request mix, load shape, objectives."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     description: str = ""
     target: Target = EmbeddedTarget()
     workload: list[RequestKind] = Field(min_length=1)
@@ -339,13 +441,22 @@ class Scenario(Strict):
             if slo.name in seen:
                 raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
             seen.add(slo.name)
-        if self.load.mode != "sweep" and self.warmup >= self.total_duration():
+        if self.load.sweep:
+            span, what = self.load.sweep.step_duration, "a sweep step"
+            why = ": every step is judged after its own warm-up"
+        else:
+            span, what, why = self.total_duration(), "the load's duration", ""
+        if self.warmup >= span:
             raise FieldProblem(
                 ("warmup",),
-                f"warmup ({self.warmup:g}s) must be shorter than "
-                f"the load's duration ({self.total_duration():g}s)",
+                f"warmup ({self.warmup:g}s) must be shorter than {what} ({span:g}s){why}",
             )
         return self
+
+    def run_dir_name(self) -> str:
+        """The name as one readable path segment (`../../x` -> `x`, `a b/c` -> `a-b-c`):
+        it names the run directory under `--out`, and must not lead out of it."""
+        return _UNSAFE_IN_DIR_NAME.sub("-", self.name).strip("-.") or "scenario"
 
     def total_duration(self) -> float:
         """Seconds of load (a sweep's is bounded by max_steps * step_duration)."""

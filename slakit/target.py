@@ -1,17 +1,20 @@
 """Where a scenario's load goes: the embedded stack or explicit URLs, checked before load.
 
 An unreachable target is bad input (exit 2) and is reported per URL before any load is
-offered. Credentials are read from the environment variable the scenario names.
+offered, each problem at the `file:line` of the target field it is about. Credentials
+are read from the environment variable the scenario names.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
-from slakit.errors import InputError
+from slakit.errors import InputError, safe_text
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario
 from slakit.stack.config import StackConfig
 
@@ -27,6 +30,8 @@ class ResolvedTarget:
     model: str
     engine: str  # vllm | sim | external
     api_key_env: str | None = None
+    # field -> `file:line: field` where an explicit target wrote it, for problems found later
+    origin: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_key(self) -> str | None:
@@ -34,7 +39,9 @@ class ResolvedTarget:
 
     def public(self) -> dict:
         """For reports: URLs and names, never the key itself."""
-        return asdict(self)
+        public = asdict(self)
+        del public["origin"]
+        return public
 
 
 def from_stack(cfg: StackConfig) -> ResolvedTarget:
@@ -57,6 +64,7 @@ def from_explicit(t: ExplicitTarget) -> ResolvedTarget:
         model=t.model,
         engine="external",
         api_key_env=t.api_key_env,
+        origin={name: t.where(name) for name in type(t).model_fields},
     )
 
 
@@ -69,25 +77,79 @@ NEEDS = {
     "es_bulk": ("elasticsearch", "/_cluster/health"),
 }
 
+# Seconds a target gets to answer the check before any load.
+PROBE_TIMEOUT_S = 5.0
+
 
 def check_reachable(scenario: Scenario, target: ResolvedTarget) -> None:
-    """One line per missing or unreachable URL the workload needs; InputError if any."""
+    """One line per problem with the URLs the workload needs; InputError if any. What can
+    be seen without the network is checked first, and if anything is wrong nothing is sent
+    (in particular nothing to a remote host the scenario did not name)."""
+    needed = sorted({NEEDS[k.kind] for k in scenario.workload})
+    problems = _static_problems(scenario, target, [attr for attr, _ in needed])
+    if not problems:
+        problems = [
+            _probe(getattr(target, attr) + path, target, _where(scenario, target, attr))
+            for attr, path in needed
+        ]
+    if any(problems):
+        raise InputError(*problems)  # drops the None of each URL that answered
+
+
+def _where(scenario: Scenario, target: ResolvedTarget, attr: str) -> str:
+    """`file:line: field` of a target field: where the --target file or the scenario's
+    explicit target wrote it, else the scenario's `target`."""
+    return target.origin.get(attr) or f"{scenario.where('target')}.{attr}"
+
+
+def _static_problems(scenario: Scenario, target: ResolvedTarget, attrs: list[str]) -> list[str]:
     problems = []
-    needed = {NEEDS[k.kind] for k in scenario.workload}
     if target.api_key_env and not target.api_key:
-        problems.append(f"target.api_key_env: environment variable {target.api_key_env} is not set")
-    for attr, path in sorted(needed):
+        problems.append(
+            f"{_where(scenario, target, 'api_key_env')}: "
+            f"environment variable {target.api_key_env} is not set"
+        )
+    for attr in attrs:
         base = getattr(target, attr)
+        where = _where(scenario, target, attr)
         if not base:
-            problems.append(f"target.{attr}: the workload needs it, but no URL is given")
-            continue
-        headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-        try:
-            httpx.get(base + path, headers=headers, timeout=5).raise_for_status()
-        except httpx.HTTPError as exc:
-            problems.append(f"target unreachable: {attr} {base}{path}: {type(exc).__name__}: {exc}")
-    if problems:
-        raise InputError(*problems)
+            problems.append(f"{where}: the workload needs it, but no URL is given")
+        elif is_embedded(scenario) and not is_loopback_url(base):
+            # The scenario was written for the stack on this machine; a --target file must
+            # not turn its load (sim faults, sweeps to saturation) on someone's remote stack.
+            problems.append(
+                f"{where}: {base} is not on this machine, but the scenario's target is "
+                "`embedded`: write the remote URLs as the scenario's own `target` to load it"
+            )
+    return problems
+
+
+def _probe(url: str, target: ResolvedTarget, where: str) -> str | None:
+    """A problem line if `url` does not answer with success, else None. What the target
+    sent (its reason phrase) is made safe to print; httpx's advice lines are dropped."""
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    try:
+        httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S).raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        code = exc.response.status_code
+        status = f"HTTP {code} {safe_text(exc.response.reason_phrase).strip()}".strip()
+        if code in (401, 403):
+            refused = "the API key" if target.api_key else "a request without an API key"
+            return f"{where}: target refused {refused} ({status}) at {url}"
+        return f"{where}: target answered {status} at {url}"
+    except httpx.HTTPError as exc:
+        reason = safe_text((str(exc).splitlines() or [""])[0])
+        return f"{where}: target unreachable at {url}: {type(exc).__name__}: {reason}"
+    return None
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def is_embedded(scenario: Scenario) -> bool:

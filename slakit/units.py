@@ -7,6 +7,7 @@ that names what was expected; nothing is guessed.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,7 +44,10 @@ def parse_duration(text: str | float | int) -> float:
 def _scaled(number: str, scale: float) -> float:
     """`number` (as written) times `scale`, rounded once: '700ms' is 0.7, not 0.7000000000000001,
     so a value exactly at a written threshold compares as written."""
-    return float(Decimal(number) * Decimal(repr(scale)))
+    value = float(Decimal(number) * Decimal(repr(scale)))
+    if math.isinf(value):
+        raise ValueError(f"{number} is too large to be meant")
+    return value
 
 
 @dataclass(frozen=True)
@@ -83,4 +87,31 @@ def parse_objective(text: str) -> Objective:
     value = _scaled(number, scale)
     if dimension == "ratio" and value > 1:
         raise ValueError(f"a percentage cannot exceed 100%: {text!r}")
-    return Objective(op, value, dimension, text.strip())
+    objective = Objective(op, value, dimension, text.strip())
+    _refuse_impossible(objective)
+    return objective
+
+
+def _refuse_impossible(objective: Objective) -> None:
+    """Refuse an objective no measured value can meet (the gate would fail every run): SLI
+    values are never below 0 and ratios never above 100%, so `< 0ms` and `> 100%` cannot
+    hold. A threshold comparison is monotonic, so the two ends of the range decide. One that
+    every value meets (`<= 100%`) stays allowed: it records a value without gating on it."""
+    highest = 1.0 if objective.dimension == "ratio" else math.inf
+    if not objective.holds(0.0) and not objective.holds(highest):
+        raise ValueError(
+            f"no measured value can meet {objective.text!r}: "
+            "SLIs are never below 0 and percentages never above 100%"
+        )
+
+
+def stricter(warn: Objective, objective: Objective) -> bool:
+    """Whether `warn` trips before `objective` does: every value meeting warn meets the
+    objective, and some value meeting the objective does not meet warn. judge() calls a
+    value that meets the objective but not warn a warning, so any other warn level would
+    warn about failing values or about none."""
+    if warn.higher_is_better != objective.higher_is_better:
+        return False
+    if warn.threshold != objective.threshold:
+        return (warn.threshold > objective.threshold) == warn.higher_is_better
+    return len(warn.op) < len(objective.op)  # `< x` is stricter than `<= x`

@@ -1,7 +1,8 @@
 """What the load sends: prompts for LLM kinds and queries for search kinds.
 
 Token lengths are approximate on the way out (one corpus word per requested token); the
-report uses the server's own `usage` counts wherever the server sends them.
+report uses the server's own `usage` counts wherever the server sends them. The files a
+workload names are checked before any load (`check_sources`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import functools
 import json
 import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from slakit.errors import InputError
-from slakit.scenario import Distribution, PromptSource
+from slakit.scenario import Distribution, PromptSource, RequestKind, Scenario
+from slakit.yamlconf import read_text
+
+# Prompt and query files are held in memory whole; a bigger file is not one of them.
+MAX_PROMPT_FILE_BYTES = 256 * 1024 * 1024
 
 
 @functools.cache
@@ -22,20 +28,43 @@ def _corpus_words() -> tuple[str, ...]:
     return tuple(w for p in passages(3000) for w in p.text.split())
 
 
+def check_sources(scenario: Scenario) -> None:
+    """Read every prompt and query file the workload names, before any load: a missing,
+    empty or broken file is bad input, reported once at the line that names it, not a
+    traceback in every request that draws from it."""
+    problems = []
+    for kind in scenario.workload:
+        for where, read in _files(kind):
+            try:
+                read()
+            except InputError as exc:
+                problems.extend(f"{where}: {problem}" for problem in exc.problems)
+    if problems:
+        raise InputError(*problems)
+
+
+def _files(kind: RequestKind) -> Iterator[tuple[str, Callable[[], tuple[str, ...]]]]:
+    """(`file:line: field` naming the file, its reader) for each file `kind` draws from."""
+    for source in (getattr(kind, "prompt", None), getattr(kind, "queries", None)):
+        if isinstance(source, PromptSource) and source.source == "jsonl":
+            yield source.where("path"), functools.partial(_jsonl, source.path)
+        elif isinstance(source, Path):
+            yield kind.where("queries"), functools.partial(_query_file, source)
+
+
 @functools.cache
 def _jsonl(path: Path) -> tuple[str, ...]:
     prompts = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read prompts: {exc.strerror}") from None
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_text(path, MAX_PROMPT_FILE_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            prompts.append(str(json.loads(line)["prompt"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError(f"{path}:{number}: expected a JSON object with a `prompt`") from None
+            prompt = json.loads(line)["prompt"]
+        except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
+            prompt = None
+        if not isinstance(prompt, str):
+            raise InputError(f'{path}:{number}: expected a JSON object like {{"prompt": "..."}}')
+        prompts.append(prompt)
     if not prompts:
         raise InputError(f"{path}: no prompts in the file")
     return tuple(prompts)
@@ -89,10 +118,7 @@ def search_query(source: str | Path, rng: random.Random) -> str:
 
 @functools.cache
 def _query_file(path: Path) -> tuple[str, ...]:
-    try:
-        queries = tuple(q for q in path.read_text().splitlines() if q.strip())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read queries: {exc.strerror}") from None
+    queries = tuple(q for q in read_text(path, MAX_PROMPT_FILE_BYTES).splitlines() if q.strip())
     if not queries:
         raise InputError(f"{path}: no queries in the file")
     return queries

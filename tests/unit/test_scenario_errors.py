@@ -142,3 +142,27 @@ def test_missing_file_is_exit_2(tmp_path: Path, capsys) -> None:
         main()
     assert exit_info.value.code == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "segment"),
+    [
+        ("smoke", "smoke"),
+        ("../../../../escape", "escape"),
+        ("rag mixed/v2", "rag-mixed-v2"),
+        ("..", "scenario"),
+        ("日本語", "scenario"),
+    ],
+)
+def test_the_run_directory_name_is_one_readable_segment(name: str, segment: str) -> None:
+    """The run directory is OUT/<time>-<this>: nothing in a name may lead out of OUT."""
+    from slakit.scenario import Scenario
+
+    scenario = Scenario.model_validate(
+        {
+            "name": name,
+            "workload": [{"kind": "chat"}],
+            "load": {"rate": {"rps": 1, "duration": "5s"}},
+        }
+    )
+    assert scenario.run_dir_name() == segment

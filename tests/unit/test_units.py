@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slakit.units import Objective, parse_duration, parse_objective
+from slakit.units import Objective, parse_duration, parse_objective, stricter
 
 # --- parse_duration ------------------------------------------------------------------
 
@@ -118,6 +118,47 @@ def test_an_unknown_unit_is_refused_and_named(text: str) -> None:
 def test_an_objective_without_a_comparison_and_a_number_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="expected an objective"):
         parse_objective(text)
+
+
+@pytest.mark.parametrize("text", ["< 0ms", "< 0s", "< 0%", "< 0.0%", "> 100%", "< 0 rps", "< 0"])
+def test_an_objective_no_measured_value_can_meet_is_refused(text: str) -> None:
+    """SLI values are never below 0 and ratios never above 100%: the gate would always fail."""
+    with pytest.raises(ValueError, match="no measured value can meet"):
+        parse_objective(text)
+
+
+@pytest.mark.parametrize("text", ["<= 0ms", "<= 0%", ">= 100%", "> 0 rps", "<= 100%", ">= 0%"])
+def test_an_objective_at_the_edge_of_the_range_is_allowed(text: str) -> None:
+    """Zero errors, all requests good, any throughput at all; and ones that always hold
+    (they record a value without gating on it)."""
+    parse_objective(text)
+
+
+@pytest.mark.parametrize("text", ["< " + "9" * 400 + "ms", "1" + "0" * 400 + "s"])
+def test_a_number_too_large_for_a_float_is_refused(text: str) -> None:
+    parse = parse_objective if text.startswith("<") else parse_duration
+    with pytest.raises(ValueError, match="too large"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    ("warn", "objective", "is_stricter"),
+    [
+        ("< 250ms", "< 500ms", True),
+        ("< 800ms", "< 500ms", False),  # would warn only about values that already fail
+        ("< 500ms", "< 500ms", False),  # would never warn
+        ("< 500ms", "<= 500ms", True),  # the threshold itself passes but warns
+        ("<= 500ms", "< 500ms", False),
+        (">= 99.9%", ">= 99%", True),
+        (">= 98%", ">= 99%", False),
+        ("> 20 rps", ">= 20 rps", True),
+        ("> 1s", "< 2s", False),  # points the other way
+    ],
+)
+def test_a_warning_level_must_trip_before_its_objective(
+    warn: str, objective: str, is_stricter: bool
+) -> None:
+    assert stricter(parse_objective(warn), parse_objective(objective)) is is_stricter
 
 
 @pytest.mark.parametrize("value", [5, 0.5, None])
