@@ -25,7 +25,6 @@ from slakit.report.writer import load_report, report_file
 from slakit.scenario import Scenario
 from slakit.yamlconf import format_validation_error
 
-SAMPLES_GLOB = "samples-*.jsonl"  # the samples a run writes beside its report.json
 SCHEDULE_SLACK_S = 0.5  # a complete run ends on schedule (runner: min(now, start + total))
 VALUE_REL_TOL = 1e-9  # recomputed from the same samples, a value agrees to rounding
 SHOWN_DIGITS = 12  # enough to show a disagreement beyond VALUE_REL_TOL
@@ -37,8 +36,8 @@ def verified_report(path: Path) -> Report:
     `REPORT: field: problem` line per contradiction otherwise."""
     report = load_report(path)
     file = report_file(path)
-    samples = read_samples(file.parent) if any(file.parent.glob(SAMPLES_GLOB)) else None
-    problems = contradictions(report, samples)
+    samples = read_samples(file.parent)  # none when only the report was kept
+    problems = contradictions(report, None if samples.empty else samples)
     if problems:
         raise InputError(*(f"{file}: {problem}" for problem in problems))
     return report
