@@ -40,19 +40,13 @@ def _ok(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_request(frame: pd.DataFrame, sli: Sli) -> pd.Series:
-    """The SLI's per-request values of the successful requests in `frame`."""
+    """The SLI's values over the successful requests in `frame` (per token for ITL)."""
     ok = _ok(frame)
-    if sli.name == "latency":
-        return ok["latency_s"].astype(float)
-    if sli.name == "ttft":
-        return ok["ttft_s"].dropna().astype(float)
-    if sli.name == "tpot":
-        tokens = ok["tokens_out"].astype(float)
-        mask = ok["ttft_s"].notna() & (tokens > 1)
-        return ((ok["latency_s"] - ok["ttft_s"]) / (tokens - 1))[mask].astype(float)
-    if sli.name == "itl":
+    if sli.per_token:
         return pd.Series([g for gaps in ok["itl_s"] for g in gaps], dtype=float)
-    raise ValueError(f"{sli.name} has no per-request values")
+    if sli.per_request is None:
+        raise ValueError(f"{sli.name} has no per-request values")
+    return sli.per_request(ok).dropna()
 
 
 def _reduce(values: pd.Series, aggregation: str) -> float | None:
@@ -68,7 +62,7 @@ def client_value(
 ) -> tuple[float | None, int]:
     """(value, samples behind it) of a client-side SLO over `frame`."""
     sli = CATALOGUE[slo.sli]
-    if sli.column or sli.name in ("latency", "itl"):
+    if sli.per_request or sli.per_token:
         values = per_request(frame, sli)
         return _reduce(values, slo.aggregation), len(values)
     total = len(frame)
@@ -91,22 +85,9 @@ def goodput_mask(frame: pd.DataFrame, slos: list[Slo]) -> pd.Series:
         if not sli.per_request or slo.scope is not None:
             continue
         objective = parse_objective(slo.objective)
-        values = per_request_all(frame, sli)
+        values = sli.per_request(frame)
         good &= values.isna() | values.apply(objective.holds)
     return good
-
-
-def per_request_all(frame: pd.DataFrame, sli: Sli) -> pd.Series:
-    """Per-request values aligned to `frame`'s index (NaN where undefined)."""
-    if sli.name == "latency":
-        return frame["latency_s"].astype(float)
-    # A run without any first token (all failed, or not streamed) reads ttft_s as None
-    # objects, not NaN: cast, so undefined values are NaN and never compared.
-    ttft = frame["ttft_s"].astype(float)
-    if sli.name == "ttft":
-        return ttft
-    tokens = frame["tokens_out"].astype(float)
-    return ((frame["latency_s"] - ttft) / (tokens - 1)).where(tokens > 1)
 
 
 def judge(

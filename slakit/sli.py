@@ -8,7 +8,10 @@ so a metric name is written here (or in the module that exports it) and nowhere 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 from slakit.generate import names
 from slakit.stack import vllm_metrics as vm
@@ -17,6 +20,10 @@ from slakit.stack.gateway import metrics as gm
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 AGGREGATIONS = (*PERCENTILES, "mean", "max", "rate", "ratio")
 DISTRIBUTION = (*PERCENTILES, "mean", "max")
+
+
+PerRequest = Callable[[pd.DataFrame], pd.Series]
+"""Samples -> one value per request, aligned to the frame's index, NaN where undefined."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,31 @@ class Sli:
     promql: str = ""
     histogram: str = ""  # histogram SLIs: the `_count` series, to know the samples behind
     alternatives: tuple[str, ...] = field(default_factory=tuple)
-    # Client-side: which sample column holds the per-request value ("" for whole-run SLIs).
-    column: str = ""
-    per_request: bool = False  # can be judged per request (goodput counts these)
-    streaming_only: bool = False
+    # Client-side distributions: one value per request (goodput judges each request by
+    # these), or, for inter-token latency, the gaps of every request flattened.
+    per_request: PerRequest | None = None
+    per_token: bool = False
+
+
+def _latency(frame: pd.DataFrame) -> pd.Series:
+    return frame["latency_s"].astype(float)
+
+
+def _ttft(frame: pd.DataFrame) -> pd.Series:
+    # A run without any first token reads ttft_s as None objects: cast, so they are NaN.
+    return frame["ttft_s"].astype(float)
+
+
+def _tpot(frame: pd.DataFrame) -> pd.Series:
+    tokens = frame["tokens_out"].astype(float)
+    return ((_latency(frame) - _ttft(frame)) / (tokens - 1)).where(tokens > 1)
+
+
+def _from_due(measure: PerRequest) -> PerRequest:
+    """`measure` timed from when the open-loop schedule said the request was due, not from
+    when it went out: a generator (or a target) that falls behind adds its lateness, as
+    wrk2 and k6's arrival-rate executors correct for coordinated omission."""
+    return lambda frame: measure(frame) + frame["late_s"].astype(float)
 
 
 def _hist(name: str, title: str, metric: str, selector: str = "") -> Sli:
@@ -56,43 +84,25 @@ def _hist(name: str, title: str, metric: str, selector: str = "") -> Sli:
 
 
 _CLIENT = [
+    Sli("latency", "End-to-end latency", "seconds", "client", DISTRIBUTION, per_request=_latency),
+    Sli("ttft", "Time to first token", "seconds", "client", DISTRIBUTION, per_request=_ttft),
+    Sli("itl", "Inter-token latency", "seconds", "client", DISTRIBUTION, per_token=True),
+    Sli("tpot", "Time per output token", "seconds", "client", DISTRIBUTION, per_request=_tpot),
     Sli(
-        "latency",
-        "End-to-end latency",
+        "latency_from_due",
+        "End-to-end latency from the scheduled start",
         "seconds",
         "client",
         DISTRIBUTION,
-        column="latency_s",
-        per_request=True,
+        per_request=_from_due(_latency),
     ),
     Sli(
-        "ttft",
-        "Time to first token",
+        "ttft_from_due",
+        "Time to first token from the scheduled start",
         "seconds",
         "client",
         DISTRIBUTION,
-        column="ttft_s",
-        per_request=True,
-        streaming_only=True,
-    ),
-    Sli(
-        "itl",
-        "Inter-token latency",
-        "seconds",
-        "client",
-        DISTRIBUTION,
-        column="itl_s",
-        streaming_only=True,
-    ),
-    Sli(
-        "tpot",
-        "Time per output token",
-        "seconds",
-        "client",
-        DISTRIBUTION,
-        column="tpot_s",
-        per_request=True,
-        streaming_only=True,
+        per_request=_from_due(_ttft),
     ),
     Sli("error_rate", "Error rate", "ratio", "client", ("ratio",)),
     Sli("throughput_rps", "Completed requests per second", "per_second", "client", ("rate",)),

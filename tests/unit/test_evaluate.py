@@ -27,6 +27,7 @@ def row(
     itl: list[float] | None = None,
     tokens_out: int | None = None,
     end: float | None = None,
+    late: float = 0.0,
 ) -> dict:
     """One sample as read_samples gives it (same columns)."""
     return {
@@ -40,7 +41,7 @@ def row(
         "itl_s": list(itl or []),
         "tokens_in": None,
         "tokens_out": tokens_out,
-        "late_s": 0.0,
+        "late_s": late,
         "trace_id": "",
     }
 
@@ -139,6 +140,23 @@ def test_itl_pools_every_gap_of_the_successful_requests() -> None:
     assert ev.per_request(frame(rows), CATALOGUE["itl"]).tolist() == pytest.approx(
         [0.01, 0.02, 0.03]
     )
+
+
+def test_from_due_slis_add_how_late_each_request_went_out() -> None:
+    rows = [
+        row(0, 0.5, ttft=0.1, late=0.0),
+        row(1, 0.5, ttft=0.1, late=0.3),  # due at 0.7, sent at 1.0: 0.3 s the user waited
+        row(2, 0.5, ttft=None, late=0.2),  # no first token: no ttft from due either
+        row(3, 0.5, ttft=0.1, late=0.9, error="timeout"),
+    ]
+    from_due = ev.per_request(frame(rows), CATALOGUE["ttft_from_due"])
+    assert from_due.tolist() == pytest.approx([0.1, 0.4])
+    latency = ev.per_request(frame(rows), CATALOGUE["latency_from_due"])
+    assert latency.tolist() == pytest.approx([0.5, 0.8, 0.7])
+    scenario_slo = slo("late-ttft", "ttft_from_due", "< 200ms", aggregation="max")
+    window = ev.EvalWindow(0, 10)
+    value, count = ev.client_value(frame(rows), scenario_slo, [scenario_slo], window)
+    assert (value, count) == (pytest.approx(0.4), 2)
 
 
 def test_per_request_refuses_a_whole_run_sli() -> None:
