@@ -18,7 +18,7 @@ for pair in prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
             prometheus-elasticsearch-exporter:prometheus-elasticsearch-exporter \
             chromium:chromium chromedriver:chromium-driver java:openjdk-17-jre-headless \
-            mvn:maven unzip:unzip; do
+            mvn:maven unzip:unzip tcpdump:tcpdump; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
