@@ -182,6 +182,20 @@ def test_failed_auth_is_limited_per_client_before_any_key_is_compared(sim):
         assert metric(gw, gm.REQUESTS_TOTAL, route="/v1/models", status="429") == len(refused) + 2
 
 
+def test_a_forwarded_for_header_does_not_reset_the_failed_auth_limit(sim):
+    """Only the connection's address counts unless a trusted proxy is named."""
+    args = ("--engine-url", sim, "--es-url", closed_url(), "--model", MODEL)
+    with serve_module("slakit.stack.gateway", *args, env={"SLAKIT_GATEWAY_API_KEYS": "k1"}) as gw:
+        statuses = [
+            httpx.get(
+                f"{gw}/v1/models",
+                headers={"Authorization": "Bearer wrong", "X-Forwarded-For": f"10.9.9.{n}"},
+            ).status_code
+            for n in range(auth.FAILED_AUTH_BURST + 5)
+        ]
+    assert statuses.count(429) >= 4, statuses
+
+
 def test_docs_and_schema_are_not_served_when_keys_are_set(sim, gw):
     assert httpx.get(f"{gw}/openapi.json").status_code == 200  # no keys: everything is open
     with gateway(sim, api_keys=KEYS) as keyed:

@@ -1,18 +1,22 @@
 """`python -m slakit.stack.gateway`: one uvicorn worker, warnings only, no access log.
 
 API keys and the rate limit come from the environment (SLAKIT_GATEWAY_API_KEYS,
-SLAKIT_GATEWAY_RATE_LIMIT_RPS), so they never show in a process list.
+SLAKIT_GATEWAY_RATE_LIMIT_RPS), so they never show in a process list. The client address
+the failed-auth limiter counts by is the connection's own: `X-Forwarded-For` is believed
+only from the proxies SLAKIT_GATEWAY_TRUSTED_PROXIES names (comma-separated addresses),
+else any local client could claim a new address per guess.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import uvicorn
 
 from slakit.stack.gateway.app import create_app
-from slakit.stack.gateway.settings import GatewaySettings
+from slakit.stack.gateway.settings import TRUSTED_PROXIES_ENV, GatewaySettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         workers=1,
         log_level="warning",
         access_log=False,
+        proxy_headers=bool(os.environ.get(TRUSTED_PROXIES_ENV)),
+        forwarded_allow_ips=os.environ.get(TRUSTED_PROXIES_ENV) or None,
     )
 
 

@@ -11,6 +11,7 @@ from slakit.stack.config import CorpusConfig, GatewayConfig
 
 API_KEYS_ENV = "SLAKIT_GATEWAY_API_KEYS"
 RATE_LIMIT_ENV = "SLAKIT_GATEWAY_RATE_LIMIT_RPS"
+TRUSTED_PROXIES_ENV = "SLAKIT_GATEWAY_TRUSTED_PROXIES"
 
 
 def _default(model: type, name: str):
