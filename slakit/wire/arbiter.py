@@ -22,8 +22,8 @@ from slakit.load.samples import COLUMNS
 from slakit.sli import CATALOGUE
 from slakit.wire.http import Exchange
 
-PER_REQUEST_SLIS = ("ttft", "tpot", "latency")
-"""Compared request by request; inter-token latency is compared gap by gap."""
+SLIS = ("ttft", "itl", "tpot", "latency")
+"""Compared request by request, but inter-token latency gap by gap."""
 ITL = "itl"
 
 
@@ -95,14 +95,11 @@ def arbitrate(
     wire = _wire_frame(frame, pairs)
     both = wire["wire_matched"] & frame["error"].isna()
     client, onwire = frame[both], wire[both]
-    errors = {
-        name: ErrorStats.of(
-            CATALOGUE[name].per_request(client) - CATALOGUE[name].per_request(onwire)
-        )
-        for name in PER_REQUEST_SLIS
-    }
     gaps, mismatched = _itl_errors(client["itl_s"], onwire["itl_s"])
-    errors[ITL] = ErrorStats.of(gaps)
+    errors = {
+        name: ErrorStats.of(gaps if name == ITL else _difference(name, client, onwire))
+        for name in SLIS
+    }
     error = MeasurementError(
         matched_by=matched_by,
         matched=len(pairs),
@@ -110,7 +107,7 @@ def arbitrate(
         unmatched_wire=len(exchanges) - len(pairs) - relayed,
         relayed=relayed,
         itl_mismatched=mismatched,
-        errors={name: errors[name] for name in ("ttft", ITL, "tpot", "latency")},
+        errors=errors,
         send_delay=ErrorStats.of(wire["send_delay_s"]),
     )
     return WireCheck(error, wire)
@@ -159,6 +156,11 @@ def _wire_frame(frame: pd.DataFrame, pairs: list) -> pd.DataFrame:
         itl[label] = [later - earlier for earlier, later in pairwise(times)]
     wire["itl_s"] = pd.Series(itl)
     return wire
+
+
+def _difference(name: str, client: pd.DataFrame, onwire: pd.DataFrame) -> pd.Series:
+    per_request = CATALOGUE[name].per_request
+    return per_request(client) - per_request(onwire)
 
 
 def _itl_errors(client: pd.Series, onwire: pd.Series) -> tuple[list[float], int]:

@@ -130,8 +130,8 @@ def _message(stream: Stream, pos: int, answering: str | None = None) -> _Message
     """The message whose head starts at `pos` (None: no complete head there): a request,
     or the response to a request with method `answering`."""
     data = stream.data
-    head_end = data.find(HEAD_END, pos)
-    if pos >= len(data) or head_end < 0:
+    head_end = data.find(HEAD_END, pos) if pos < len(data) else -1
+    if head_end < 0:
         return None
     line, *fields = data[pos:head_end].decode("latin-1").split("\r\n")
     headers = {}
