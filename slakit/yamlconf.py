@@ -60,7 +60,7 @@ class _Refused(yaml.MarkedYAMLError):
 
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases and nesting deeper than MAX_DEPTH while composing,
-    before anything is expanded or recursed into."""
+    before anything is expanded or recursed into, and values it cannot build at their line."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -83,6 +83,17 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value PyYAML cannot build (an integer past Python's 4300 digits, a 13th month)
+        raises ValueError without a line; give it the node's."""
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as exc:
+            raise _Refused(
+                problem=f"cannot read this value: {str(exc).split(';')[0]}",
+                problem_mark=node.start_mark,
+            ) from None
 
 
 def read_text(path: Path, max_bytes: int) -> str:

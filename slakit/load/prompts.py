@@ -60,7 +60,7 @@ def _jsonl(path: Path) -> tuple[str, ...]:
             continue
         try:
             prompt = json.loads(line)["prompt"]
-        except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # ValueError: bad JSON too
             prompt = None
         if not isinstance(prompt, str):
             raise InputError(f'{path}:{number}: expected a JSON object like {{"prompt": "..."}}')

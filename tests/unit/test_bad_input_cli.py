@@ -111,6 +111,16 @@ CASES: dict[str, tuple[str | bytes, str, str]] = {
         TARGET,
         "scenario.yaml:8: malformed YAML: unacceptable character #x0000",
     ),
+    "integer-of-5000-digits": (
+        GOOD + "seed: " + "9" * 5000 + "\n",
+        TARGET,
+        "scenario.yaml:8: refused YAML: cannot read this value: Exceeds the limit (4300 digits)",
+    ),
+    "impossible-date": (
+        GOOD + "description: 2024-13-01\n",
+        TARGET,
+        "scenario.yaml:8: refused YAML: cannot read this value: month must be in 1..12",
+    ),
     # 8: accepted though it cannot be meant
     "request-timeout-0s": (
         with_load("  rate: {rps: 2, duration: 10s}\n  request_timeout: 0s\n"),
@@ -243,6 +253,10 @@ PROMPT_FILES = {
         'prompts.jsonl:2: expected a JSON object like {"prompt": "..."}',
     ),
     "latin-1": ('{"prompt": "caf\xe9"}\n', "prompts.jsonl:1: encoding: not UTF-8 text"),
+    "number-of-5000-digits": (
+        '{"prompt": ' + "9" * 5000 + "}\n",
+        'prompts.jsonl:1: expected a JSON object like {"prompt": "..."}',
+    ),
 }
 
 
