@@ -30,11 +30,14 @@ FILE_MB = 64
 FILES = 4
 """tcpdump -W: at most this many files, the oldest overwritten: a 256 MB byte budget."""
 BUFFER_KIB = 8192
-"""tcpdump -B: the kernel's capture buffer, so a burst of tokens is not dropped."""
+"""tcpdump -B: the kernel's capture ring. Not --immediate-mode: that ring holds one
+SNAP_LEN frame per packet (~120 of them), and a run's connections closing at once
+overflowed it; buffered, each packet takes only its own size."""
 START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
-LINGER_S = 0.2
-"""Before stopping: the last packets of the run reach tcpdump's file."""
+LINGER_S = 1.2
+"""Before stopping: longer than tcpdump's 1 s buffer timeout, so the kernel hands over
+the run's last packets instead of tcpdump leaving them unread at SIGINT."""
 POLL_S = 0.02
 PCAP_NAME = "wire.pcap"
 LOG_NAME = "wire-tcpdump.log"
@@ -93,7 +96,7 @@ class Capture:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         command = [
             tcpdump,
-            *("-i", INTERFACE, "-n", "-U", "--immediate-mode"),
+            *("-i", INTERFACE, "-n", "-U"),
             *("-s", str(SNAP_LEN), "-B", str(BUFFER_KIB), "-C", str(FILE_MB), "-W", str(FILES)),
             # As root tcpdump would switch to its own user before opening the file, which
             # cannot write into a run directory only the user running slakit may write.

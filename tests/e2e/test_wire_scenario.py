@@ -35,6 +35,7 @@ def test_every_sample_of_a_run_is_found_on_the_wire(tmp_path: Path) -> None:
                 "run", "scenario", str(scenario), "--out", str(out), "--target", str(target)
             )
     assert r.returncode == 0, r.stdout + r.stderr
+    assert capture.clean and capture.dropped == 0  # all users' connections closing at once
     (run_dir,) = out.iterdir()
     samples = read_samples(run_dir)
     traffic = read_exchanges(capture.paths)
