@@ -113,7 +113,6 @@ def read_connections(paths: Iterable[Path]) -> tuple[list[Connection], int]:
         if _opens(tcp) and (builder is None or builder.isn_of(src) != tcp.seq):
             # A new connection; a 4-tuple may be reused once the old one has closed.
             builder = _Builder(client=src, server=dst)
-            builder.sent[src] = _Direction()
             builders.append(builder)
             current[(src, dst)] = current[(dst, src)] = builder
         if builder is None:
