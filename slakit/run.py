@@ -22,7 +22,7 @@ from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
 from slakit.load.prompts import check_sources
 from slakit.load.runner import StepResult, run_step
-from slakit.load.samples import read_samples
+from slakit.load.samples import outcome_counts, read_samples
 from slakit.metrics import STEP_S, Window, panel_series, server_series
 from slakit.report.model import LoadInfo, Report, SweepStep
 from slakit.report.writer import load_report, write_reports
@@ -129,7 +129,10 @@ def _load_info(
     requested: float | None,
     run_dir: Path,
 ) -> LoadInfo:
-    """Offered vs achieved load; for open loop, whether the schedule was kept."""
+    """Offered vs achieved load; for open loop, whether the schedule was kept. How every
+    request of the run ended is counted over all of it, so the counts add up."""
+    completed, failed, cut = outcome_counts(frame)
+    offered, never_sent = read_schedules(run_dir)
     frame = ev.in_window(frame, window)
     achieved = len(frame) / window.seconds
     late_share = float((frame["late_s"] > LATE_S).mean()) if len(frame) else 0.0
@@ -139,9 +142,13 @@ def _load_info(
         achieved_rps=achieved,
         late_share=late_share,
         workers=scenario.load.distributed.workers if scenario.load.distributed else 0,
+        offered=offered if scenario.load.mode != "users" else None,
+        completed=completed,
+        failed=failed,
+        cut=cut,
+        never_sent=never_sent,
     )
     if requested:
-        offered, never_sent = read_schedules(run_dir)
         info.offered_rps = offered / max(window.end - window.start + scenario.warmup, 1e-9)
         if never_sent > RATE_TOLERANCE * max(offered, 1) or late_share > MAX_LATE_SHARE:
             info.kept_up = False

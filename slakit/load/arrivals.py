@@ -73,9 +73,10 @@ class ArrivalSchedule:
 
 
 def read_schedules(run_dir: Path) -> tuple[int, int]:
-    """(offered, never sent) summed over every process's schedule of a run."""
+    """(offered, never sent) summed over every process's schedule of a run, and of every
+    step of a sweep (each in its own directory)."""
     offered = backlog = 0
-    for path in run_dir.glob("schedule-*.json"):
+    for path in run_dir.rglob("schedule-*.json"):
         data = json.loads(path.read_text())
         offered += data["offered"]
         backlog += data["backlog"]

@@ -3,6 +3,11 @@ and fill a Sample with what the client saw (first token, every token arrival, us
 
 Locust's own response time for a streamed request is the time to the response headers;
 here the request's Locust statistic is corrected to end-to-end before it is reported.
+
+A target is not trusted to end what it starts: each request has a whole-request deadline
+(`request_timeout`, not just the socket's idle timeout, so a body trickling a byte a
+second still ends), and its body is read within `MAX_LINE_BYTES` per line and
+`MAX_BODY_BYTES` in all, yielding to the other greenlets after every receive.
 """
 
 from __future__ import annotations
@@ -12,14 +17,94 @@ import random
 import time
 from collections.abc import Callable
 
+import gevent
+from geventhttpclient.response import HTTPConnectionClosed
+
 from slakit.load.prompts import draw_tokens, make_prompt, search_query
 from slakit.load.samples import Sample
 from slakit.scenario import EsBulkKind, EsSearchKind, LlmKind, PromptSource, RagKind
 from slakit.sse import DONE, SSEDecoder, token_piece
 from slakit.target import ResolvedTarget
 
-Executor = Callable[[object, Sample], None]
+MAX_LINE_BYTES = 1 << 20
+"""Longest body line (an SSE event's line) read; a RAG retrieval event is tens of KB."""
+MAX_BODY_BYTES = 8 << 20
+"""Most body bytes read per request; a 4096-token stream is about 1.5 MB."""
+
+Executor = Callable[[object, Sample, float], None]
+"""(Locust client, sample to fill, request deadline in seconds)."""
 _CORPUS = PromptSource()
+
+
+class Oversized(Exception):
+    """The body broke a size bound; the message is the error class."""
+
+
+class BoundedBody:
+    """A response body read as its bytes arrive, within the size bounds.
+
+    geventhttpclient's own readline buffers without limit and searches the whole buffer
+    again after every receive, and a greenlet whose socket always has data never yields:
+    an endless line ate memory and CPU and starved the run's watch loop, timers and
+    Ctrl-C. Here every receive is counted, bounded and followed by a yield.
+    """
+
+    def __init__(self, response) -> None:
+        self._response = response  # geventhttpclient's HTTPSocketPoolResponse
+        self._received = len(response._body_buffer)  # body bytes read with the headers
+
+    def readline(self) -> bytes:
+        """The next line with its `\\n` (the last may lack it); b"" at the end."""
+        scanned = 0
+        while True:
+            buffer = self._response._body_buffer
+            end = buffer.find(b"\n", scanned)
+            if end >= 0:
+                return self._take(end + 1)
+            scanned = len(buffer)
+            if scanned > MAX_LINE_BYTES:
+                self._give_up(Oversized("oversized_line"))
+            if not self._receive():
+                return self._take(scanned)
+
+    def read(self) -> bytes:
+        """The whole (rest of the) body."""
+        while self._receive():
+            pass
+        return self._take(len(self._response._body_buffer))
+
+    def _take(self, length: int) -> bytes:
+        buffer = self._response._body_buffer
+        data = bytes(buffer[:length])
+        del buffer[:length]
+        return data
+
+    def _receive(self) -> bool:
+        """Feed the parser the next bytes from the socket; False once the body is complete."""
+        response = self._response
+        if response.message_complete:
+            return False
+        sock = response._sock
+        if sock is None:
+            self._give_up(HTTPConnectionClosed("connection closed mid-body"))
+        try:
+            data = sock.recv(response.block_size)
+            response.feed(data)
+        except BaseException:  # the deadline, a cut, the socket's own errors
+            response.release()
+            raise
+        if not data and not response.message_complete:
+            self._give_up(HTTPConnectionClosed("connection closed mid-body"))
+        self._received += len(data)
+        if self._received > MAX_BODY_BYTES:
+            self._give_up(Oversized("oversized_body"))
+        gevent.sleep(0)  # a target that floods must not starve the other greenlets
+        return True
+
+    def _give_up(self, error: Exception):
+        """Fail the read; the connection is closed, never reused half-read."""
+        self._response.release()
+        raise error
 
 
 def _error_class(resp) -> str:
@@ -27,6 +112,7 @@ def _error_class(resp) -> str:
     if resp.status_code:
         return f"http_{resp.status_code}"
     error = getattr(resp, "error", None)
+    error = getattr(error, "original", None) or error  # geventhttpclient wraps the cause
     name = type(error).__name__.lower()
     if "timeout" in name or "timed out" in str(error):
         return "timeout"
@@ -52,17 +138,15 @@ def _headers(target: ResolvedTarget, traceparent: str) -> dict[str, str]:
     return headers
 
 
-def _stream(resp, sample: Sample) -> str | None:
+def _stream(body: BoundedBody, sample: Sample) -> str | None:
     """Read an SSE body, recording first-token time and every inter-token gap."""
     decoder = SSEDecoder()
     last = None
     count = 0
     done = False
     usage = None
-    # geventhttpclient's read(n) waits for n bytes; readline returns each SSE line the
-    # moment it arrives, which is what token timing needs (Locust keeps it as _response).
-    body = resp._response
-    while line := body.readline(b"\n"):
+    # Each line is returned the moment it arrives, which is what token timing needs.
+    while line := body.readline():
         now = time.time()
         for payload in decoder.feed(line):
             if payload == DONE:
@@ -92,42 +176,71 @@ def _usage(sample: Sample, usage: dict | None, counted: int) -> None:
         sample.tokens_out = counted
 
 
-def _read_completion(resp, sample: Sample) -> str | None:
-    payload = resp.json()
+def _read_completion(body: BoundedBody, sample: Sample) -> str | None:
+    payload = json.loads(body.read())
     _usage(sample, payload.get("usage"), 0)
     if "error" in payload:
         return "server_error"
     return None if sample.tokens_out else "no_tokens"
 
 
-def _read_bulk(resp, sample: Sample) -> str | None:
-    return "bulk_item_errors" if resp.json().get("errors") else None
+def _read_bulk(body: BoundedBody, sample: Sample) -> str | None:
+    return "bulk_item_errors" if json.loads(body.read()).get("errors") else None
 
 
-def _send(client, sample: Sample, url: str, headers: dict, read=None, stream=False, **body):
-    """POST through Locust's client, timing from just before the send; `read` judges the
-    body of a 200. Whatever the connection does mid-body is an error class, never a crash."""
+def _read_any(body: BoundedBody, sample: Sample) -> str | None:
+    """Any 200 is a success; the body is still read, so latency includes it."""
+    body.read()
+    return None
+
+
+def _judge(read, resp, sample: Sample, deadline: gevent.Timeout) -> str | None:
+    """`read`'s verdict on the body of a 200; what went wrong while reading, as a class."""
+    try:
+        return read(BoundedBody(resp._response), sample)
+    except gevent.Timeout as exc:
+        if exc is not deadline:
+            raise
+        return "timeout"
+    except Oversized as exc:
+        return str(exc)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "bad_response"
+    except Exception as exc:  # noqa: BLE001 (the client's many connection errors)
+        return "timeout" if "timed out" in str(exc) else "connection"
+
+
+def _send(client, sample: Sample, url: str, headers: dict, timeout_s: float, read, **body):
+    """POST through Locust's client, timing from just before the send, the whole exchange
+    within `timeout_s`; `read` judges the body of a 200. The body is always streamed (and
+    never compressed), so it is read within the bounds. Whatever the connection does is
+    an error class, never a crash."""
     sample.start = time.time()
-    with client.request(
-        "POST", url, headers=headers, stream=stream, catch_response=True, name=sample.kind, **body
-    ) as resp:
-        sample.status = resp.status_code or 0
-        if sample.status != 200:
-            return _finish(resp, sample, _error_class(resp))
-        try:
-            error = read(resp, sample) if read else None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            error = "bad_response"
-        except Exception as exc:  # noqa: BLE001 (the client's many connection errors)
-            error = "timeout" if "timed out" in str(exc) else "connection"
-        _finish(resp, sample, error)
+    deadline = gevent.Timeout(timeout_s)  # before the headers, Locust reports it itself
+    deadline.start()
+    try:
+        with client.request(
+            "POST",
+            url,
+            headers={**headers, "Accept-Encoding": "identity"},
+            stream=True,
+            catch_response=True,
+            name=sample.kind,
+            **body,
+        ) as resp:
+            sample.status = resp.status_code or 0
+            if sample.status != 200:
+                return _finish(resp, sample, _error_class(resp))
+            _finish(resp, sample, _judge(read, resp, sample, deadline))
+    finally:
+        deadline.close()
 
 
 def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     path = "/v1/chat/completions" if spec.kind == "chat" else "/v1/completions"
     url = f"{target.openai}{path}"
 
-    def execute(client, sample: Sample) -> None:
+    def execute(client, sample: Sample, timeout_s: float) -> None:
         prompt = make_prompt(spec.prompt, draw_tokens(spec.input_tokens, rng), rng)
         body = {
             "model": target.model,
@@ -146,8 +259,8 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
             sample,
             url,
             _headers(target, _traceparent(sample, rng)),
-            read=_stream if spec.stream else _read_completion,
-            stream=spec.stream,
+            timeout_s,
+            _stream if spec.stream else _read_completion,
             json=body,
         )
 
@@ -157,7 +270,7 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
 def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     url = f"{target.gateway}/rag/query"
 
-    def execute(client, sample: Sample) -> None:
+    def execute(client, sample: Sample, timeout_s: float) -> None:
         query = make_prompt(spec.queries, 6, rng)  # six corpus words, or the given text
         body = {
             "query": query,
@@ -170,8 +283,8 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
             sample,
             url,
             _headers(target, _traceparent(sample, rng)),
-            read=_stream if spec.stream else _read_completion,
-            stream=spec.stream,
+            timeout_s,
+            _stream if spec.stream else _read_completion,
             json=body,
         )
 
@@ -181,9 +294,10 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
 def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     url = f"{target.elasticsearch}/{spec.index}/_search"
 
-    def execute(client, sample: Sample) -> None:
+    def execute(client, sample: Sample, timeout_s: float) -> None:
         body = {"query": {"match": {"text": search_query(spec.queries, rng)}}, "size": spec.size}
-        _send(client, sample, url, {"traceparent": _traceparent(sample, rng)}, json=body)
+        headers = {"traceparent": _traceparent(sample, rng)}
+        _send(client, sample, url, headers, timeout_s, _read_any, json=body)
 
     return execute
 
@@ -192,13 +306,13 @@ def es_bulk_executor(spec: EsBulkKind, target: ResolvedTarget, rng: random.Rando
     url = f"{target.elasticsearch}/{spec.index}/_bulk"
     header = json.dumps({"index": {}})
 
-    def execute(client, sample: Sample) -> None:
+    def execute(client, sample: Sample, timeout_s: float) -> None:
         lines = []
         for _ in range(spec.docs_per_request):
             doc = {"text": make_prompt(_CORPUS, 40, rng), "indexed_at": int(time.time() * 1000)}
             lines += [header, json.dumps(doc)]
         headers = {"Content-Type": "application/x-ndjson", "traceparent": _traceparent(sample, rng)}
-        _send(client, sample, url, headers, read=_read_bulk, data="\n".join(lines) + "\n")
+        _send(client, sample, url, headers, timeout_s, _read_bulk, data="\n".join(lines) + "\n")
 
     return execute
 

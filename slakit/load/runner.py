@@ -1,8 +1,11 @@
 """Run Locust for one load step, locally or as master + N worker processes.
 
-Watches the run once a second: live progress, Ctrl-C, and a target that stopped
-answering (every request failing to connect for `DEAD_AFTER_S`) all end the run early
-with the samples so far kept and the reason recorded.
+Watches the run every `WATCH_S`: live progress, Ctrl-C (SIGINT or SIGTERM at any moment
+of the step), a target that stopped answering (every request failing to connect for
+`DEAD_AFTER_S`), a lost worker and a run far past its schedule all end the run early,
+with the samples so far kept, the requests in flight written as cut and the reason
+recorded. A run that ends on schedule gives requests in flight their own deadline to
+finish, then ends: it never waits for a timeout of Locust's own.
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_ste
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
 
+WATCH_S = 1.0
 DEAD_AFTER_S = 5
 WORKER_CONNECT_TIMEOUT_S = 60
+DRAIN_MARGIN_S = 1.0
+"""The drain after the schedule outlasts a request's own deadline by this much, so a
+request sent just before the end ends as what it was (a timeout, say), not as cut."""
+LATE_END_S = 10
+"""A run still going this long after its schedule and drain should have ended is stopped."""
+WORKER_EXIT_S = 10
+"""A worker process that has not exited this long after the run ended is killed."""
+DRAIN_CUT = "still in flight when the drain after the schedule ended"
 
 
 @dataclass
@@ -39,13 +51,14 @@ class StepResult:
     requested_rps: float | None = None
 
 
-class _Interrupt:
-    """SIGINT/SIGTERM flag: the first signal ends the run gracefully."""
+class Interrupt:
+    """SIGINT/SIGTERM flag: a signal ends the run gracefully. A flag, not an exception:
+    a signal handler runs in whichever greenlet is current, often a user's."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
 
-    def __enter__(self) -> _Interrupt:
+    def __enter__(self) -> Interrupt:
         self._old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for sig in self._old:
             signal.signal(sig, self._handle)
@@ -70,80 +83,132 @@ def run_step(
     arrivals: str = "poisson",
     label: str = "",
 ) -> StepResult:
-    """One load step: a `users` run, or an open-loop run at `rps` for `duration`."""
+    """One load step: a `users` run, or an open-loop run at `rps` for `duration`. A signal
+    from the first line to the last gives a partial result, never an abort."""
     workers = scenario.load.distributed.workers if scenario.load.distributed else 0
     steps = shape_steps(scenario, duration)
-    timeout = scenario.load.request_timeout
     total = sum(d for d, _, _ in steps)
-    if workers:
-        return _run_distributed(
+    with Interrupt() as interrupt:
+        if workers:
+            return _run_distributed(
+                scenario,
+                scenario_path,
+                target,
+                out_dir,
+                steps,
+                workers,
+                rps,
+                arrivals,
+                label,
+                interrupt,
+            )
+        plan = build_plan(
             scenario,
-            scenario_path,
             target,
-            out_dir,
-            steps,
-            workers,
-            rps,
-            arrivals,
-            timeout,
-            total,
-            label,
+            SampleWriter(out_dir / "samples-local.jsonl"),
+            rps=rps,
+            arrivals=arrivals,
+            duration=total,
         )
-    plan = build_plan(
-        scenario,
-        target,
-        SampleWriter(out_dir / "samples-local.jsonl"),
-        rps=rps,
-        arrivals=arrivals,
-        duration=total,
-    )
-    try:
-        env = _environment(plan, timeout, steps)
-        runner = env.create_local_runner()
-        return _drive(env, runner, total, rps, label)
-    finally:
-        plan.close()
+        cut_reason = "the run stopped on an error"
+        try:
+            env = _environment(plan, steps)
+            runner = env.create_local_runner()
+            result = _drive(env, runner, total, rps, label, interrupt, _LocalEnd(runner))
+            cut_reason = result.partial_reason or DRAIN_CUT
+            return result
+        finally:
+            plan.close(cut_reason)
 
 
-def _environment(plan: Plan, timeout: float, steps: list[tuple[float, int, float]]) -> Environment:
-    """Locust's environment for one step. At the scheduled end, requests in flight get up
-    to their own timeout to finish: cutting them would drop exactly the slowest ones."""
+def _environment(plan: Plan, steps: list[tuple[float, int, float]]) -> Environment:
+    """Locust's environment for one step. At the scheduled end, requests in flight get
+    their own deadline to finish: cutting them would drop exactly the slowest ones."""
     return Environment(
-        user_classes=[make_user(plan, timeout)],
+        user_classes=[make_user(plan)],
         shape_class=make_shape(steps)(),
-        stop_timeout=timeout,
+        stop_timeout=plan.timeout_s + DRAIN_MARGIN_S,
     )
 
 
-def _drive(env: Environment, runner, total: float, rps: float | None, label: str) -> StepResult:
-    """Start the shape, watch once a second, stop on end, signal or a dead target."""
+class _LocalEnd:
+    """A local run is over when its runner stopped: the shape ended and users drained."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+
+    def finished(self) -> bool:
+        return self.runner.state == STATE_STOPPED
+
+    def lost(self) -> str | None:
+        return None
+
+    def cut(self) -> None:
+        """Nothing beyond the runner's own stop (with no drain) is needed."""
+
+
+class _Workers:
+    """The worker processes of a distributed run, as the master sees them."""
+
+    def __init__(self, runner, procs: list[subprocess.Popen]) -> None:
+        self.runner = runner
+        self.procs = procs
+
+    def finished(self) -> bool:
+        """Every worker exited: each ends itself once its users drained."""
+        return all(proc.poll() is not None for proc in self.procs)
+
+    def lost(self) -> str | None:
+        """A worker that died, or exited or went silent while the load still ran."""
+        load_over = self.runner.state in (STATE_STOPPING, STATE_STOPPED)
+        for index, proc in enumerate(self.procs):
+            code = proc.poll()
+            if code is not None and (code != 0 or not load_over):
+                return f"worker {index} (pid {proc.pid}) exited with code {code} during the run"
+        missing = [] if load_over else self.runner.clients.missing
+        if missing:
+            return f"worker {missing[0].id} stopped sending heartbeats"
+        return None
+
+    def cut(self) -> None:
+        """SIGTERM: a worker then stops its users at once and writes what it has."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+
+    def reap(self) -> None:
+        deadline = time.monotonic() + WORKER_EXIT_S
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _drive(
+    env: Environment, runner, total: float, rps: float | None, label: str, interrupt, end
+) -> StepResult:
+    """Start the shape and watch until `end` says the run is over, or cut it short."""
     started = time.time()
     runner.start_shape()
+    late_at = time.monotonic() + total + env.stop_timeout + LATE_END_S
     reason = None
     dead_for = 0
-    hard_deadline = time.monotonic() + total + 60
-    with _Interrupt() as interrupt, LiveProgress(env, total, rps, label) as progress:
-        while runner.state not in (STATE_STOPPED, STATE_STOPPING):
-            gevent.sleep(1.0)
+    with LiveProgress(env, total, rps, label) as progress:
+        while not end.finished():
+            gevent.sleep(WATCH_S)
             delta = progress.update()
             dead_for = (
                 dead_for + 1
                 if delta.requests and delta.connection_failures == delta.requests
                 else 0
             )
-            if interrupt.reason:
-                reason = interrupt.reason
-            elif dead_for >= DEAD_AFTER_S:
-                reason = (
-                    f"target stopped answering: every request failed to connect for "
-                    f"{DEAD_AFTER_S} s"
-                )
-            elif time.monotonic() > hard_deadline:
-                reason = "the run did not end on schedule and was stopped"
+            reason = _why_cut(interrupt, end, dead_for, late_at)
             if reason:
+                env.stop_timeout = 0  # cut short: stop now, requests in flight are cut
+                end.cut()
                 break
-        if reason:
-            env.stop_timeout = 0  # cut short: stop now, in-flight requests are abandoned
         runner.quit()
     # A run that ended on schedule is judged over its schedule; the drain of in-flight
     # requests after it is not load offered (those requests count: they started before).
@@ -151,65 +216,77 @@ def _drive(env: Environment, runner, total: float, rps: float | None, label: str
     return StepResult(started, ended, reason, rps)
 
 
+def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | None:
+    if interrupt.reason:
+        return interrupt.reason
+    if lost := end.lost():
+        return lost
+    if dead_for >= DEAD_AFTER_S:
+        return f"target stopped answering: every request failed to connect for {DEAD_AFTER_S} s"
+    if time.monotonic() > late_at:
+        return "the run did not end on schedule and was stopped"
+    return None
+
+
 def _run_distributed(
-    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, timeout, total, label
+    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, label, interrupt
 ) -> StepResult:
     """Locust's own master/worker runners: this process is the master, N local workers
     (the same worker command scales to other machines)."""
     plan = build_plan(scenario, target, SampleWriter(out_dir / "samples-master.jsonl"))
-    plan.writer.close()  # the master sends no requests
-    env = _environment(plan, timeout, steps)
+    plan.close(DRAIN_CUT)  # the master sends no requests, so none is ever in flight here
+    env = _environment(plan, steps)
     runner = env.create_master_runner("127.0.0.1", 0)
-    port = runner.server.port
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "slakit.load.worker",
-                "--master-port",
-                str(port),
-                "--scenario",
-                str(scenario_path),
-                "--target-json",
-                _target_json(target),
-                "--out",
-                str(out_dir / f"samples-worker{i}.jsonl"),
-                "--index",
-                str(i),
-                "--workers",
-                str(workers),
-                "--arrivals",
-                arrivals,
-                "--duration",
-                str(total),
-            ]
-            + (["--rps", str(rps)] if rps else []),
-            stdout=subprocess.DEVNULL,
-            stderr=(out_dir / f"worker{i}.log").open("w"),
-        )
-        for i in range(workers)
-    ]
+    total = sum(d for d, _, _ in steps)
+    command = [
+        sys.executable,
+        "-m",
+        "slakit.load.worker",
+        "--master-port",
+        str(runner.server.port),
+        "--scenario",
+        str(scenario_path),
+        "--target-json",
+        json.dumps(target.public()),
+        "--workers",
+        str(workers),
+        "--arrivals",
+        arrivals,
+        "--duration",
+        str(total),
+    ] + (["--rps", str(rps)] if rps else [])
+    end = _Workers(runner, [])
     try:
-        deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
-        while runner.worker_count < workers and time.monotonic() < deadline:
-            gevent.sleep(0.2)
-        if runner.worker_count < workers:
-            return StepResult(
-                time.time(),
-                time.time(),
-                f"only {runner.worker_count} of {workers} workers connected",
-                rps,
+        for i in range(workers):
+            end.procs.append(
+                subprocess.Popen(
+                    [
+                        *command,
+                        "--index",
+                        str(i),
+                        "--out",
+                        str(out_dir / f"samples-worker{i}.jsonl"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=(out_dir / f"worker{i}.log").open("w"),
+                )
             )
-        return _drive(env, runner, total, rps, label)
+        if why := _await_workers(runner, workers, interrupt, end):
+            runner.quit()
+            return StepResult(time.time(), time.time(), why, rps)
+        return _drive(env, runner, total, rps, label, interrupt, end)
     finally:
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        end.cut()
+        end.reap()
 
 
-def _target_json(target: ResolvedTarget) -> str:
-    return json.dumps(target.public())
+def _await_workers(runner, workers: int, interrupt: Interrupt, end: _Workers) -> str | None:
+    """Wait until every worker connected; why not, if one did not."""
+    deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
+    while runner.worker_count < workers:
+        if why := interrupt.reason or end.lost():
+            return why
+        if time.monotonic() > deadline:
+            return f"only {runner.worker_count} of {workers} workers connected"
+        gevent.sleep(0.2)
+    return None

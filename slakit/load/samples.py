@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 FLUSH_S = 0.5
+CUT = "cut"
+"""Error class of a request still in flight when its run ended: it got no outcome."""
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Sample:
     end: float = 0.0
     status: int = 0  # HTTP status, 0 when no response arrived
     error: str | None = None  # error class; None for a success
+    cut_reason: str | None = None  # why the run ended with this request in flight (CUT)
     ttft_s: float | None = None
     itl_s: list[float] = field(default_factory=list)  # gaps between token arrivals
     tokens_in: int | None = None
@@ -73,6 +76,7 @@ COLUMNS = [
     "latency_s",
     "status",
     "error",
+    "cut_reason",
     "ttft_s",
     "itl_s",
     "tokens_in",
@@ -94,3 +98,11 @@ def read_samples(run_dir: Path) -> pd.DataFrame:
                 continue
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
     return frame.sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def outcome_counts(frame: pd.DataFrame) -> tuple[int, int, int]:
+    """(completed, failed, cut) among the requests of `frame`: each request is one."""
+    errors = frame["error"]
+    cut = int((errors == CUT).sum())
+    failed = int(errors.notna().sum()) - cut
+    return len(frame) - failed - cut, failed, cut

@@ -3,6 +3,8 @@
 One lean `FastHttpUser` picks a request kind per request by weight (seeded), so the mix
 is exact in both closed-loop (`users`) and open-loop (`rate`) modes. In open loop each
 user takes the next due time from a shared ArrivalSchedule and records how late it went.
+Every request sent is written: with its outcome, or, if the run ends while it is still
+in flight, as `cut` with the reason (the plan keeps the requests in flight for that).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from locust.exception import StopUser
 from slakit.load.arrivals import ArrivalSchedule
 from slakit.load.kinds import EXECUTORS, Executor
 from slakit.load.prompts import warm_prompt_sources
-from slakit.load.samples import Sample, SampleWriter
+from slakit.load.samples import CUT, Sample, SampleWriter
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
 
@@ -31,15 +33,33 @@ class Plan:
     executors: list[Executor]
     writer: SampleWriter
     rng: random.Random
+    timeout_s: float
     schedule: ArrivalSchedule | None = None
     think_time: float = 0.0
-    recent_ttft: list[float] = field(default_factory=list)
+    in_flight: dict[int, Sample] = field(default_factory=dict)
 
     def pick(self) -> int:
         return self.rng.choices(range(len(self.names)), self.weights)[0]
 
-    def close(self) -> None:
-        """Flush samples; record the open-loop schedule's offered and unsent counts."""
+    def send(self, client, late_s: float) -> Sample:
+        """One request of a kind picked by weight, within the request deadline, written
+        once it has its outcome. Killed mid-request, it stays in flight for `close`."""
+        index = self.pick()
+        sample = Sample(self.names[index], time.time(), late_s=late_s)
+        self.in_flight[id(sample)] = sample
+        self.executors[index](client, sample, self.timeout_s)
+        del self.in_flight[id(sample)]
+        self.writer.write(sample)
+        return sample
+
+    def close(self, cut_reason: str) -> None:
+        """Once no user runs: write the requests still in flight as cut, flush samples,
+        record the open-loop schedule's offered and unsent counts."""
+        now = time.time()
+        for sample in self.in_flight.values():
+            sample.end, sample.error, sample.cut_reason = now, CUT, cut_reason
+            self.writer.write(sample)
+        self.in_flight.clear()
         self.writer.close()
         if self.schedule is not None:
             name = self.writer.path.stem.removeprefix("samples-")
@@ -67,18 +87,19 @@ def build_plan(
         executors=[EXECUTORS[k.kind](k, target, rng) for k in scenario.workload],
         writer=writer,
         rng=rng,
+        timeout_s=scenario.load.request_timeout,
         schedule=schedule,
         think_time=scenario.load.users.think_time if scenario.load.users else 0.0,
     )
 
 
-def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
+def make_user(plan: Plan) -> type[FastHttpUser]:
     """A FastHttpUser class bound to `plan` (absolute URLs, so `host` is a placeholder)."""
 
     class SlakitUser(FastHttpUser):
         host = "http://127.0.0.1"
-        network_timeout = timeout_s
-        connection_timeout = min(5.0, timeout_s)
+        network_timeout = plan.timeout_s
+        connection_timeout = min(5.0, plan.timeout_s)
         wait_time = constant(plan.think_time)
 
         @task
@@ -89,10 +110,7 @@ def make_user(plan: Plan, timeout_s: float) -> type[FastHttpUser]:
                 if due is None:
                     raise StopUser  # the schedule is over: no request, and no busy loop
                 late = time.time() - due
-            index = plan.pick()
-            sample = Sample(plan.names[index], 0.0, late_s=late)  # start: set at the send
-            plan.executors[index](self.client, sample)
-            plan.writer.write(sample)
+            sample = plan.send(self.client, late)
             if sample.ttft_s is not None:
                 self.environment.events.request.fire(
                     request_type="TTFT",

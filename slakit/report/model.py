@@ -98,6 +98,14 @@ class LoadInfo(BaseModel):
     note: str = ""  # says so when the target could not keep the requested rate
     late_share: float = 0.0  # open loop: share of requests that went out late (>10 ms)
     workers: int = 0
+    # Every request of the run (warm-up included) ended one way: completed, failed (an
+    # error class), or cut (in flight when the run ended, with its cut_reason). In open
+    # loop these and never_sent (due, but no user was free) add up to offered.
+    offered: int | None = None  # open loop: requests the schedule made due
+    completed: int = 0
+    failed: int = 0
+    cut: int = 0
+    never_sent: int = 0
 
 
 class Report(BaseModel):

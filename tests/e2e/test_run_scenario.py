@@ -8,6 +8,7 @@ started here as its own process, so faults can be injected and the target killed
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,13 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
 from tests.conftest import run_cli, stack_config, stack_env
-from tests.servers import REPO, answers, free_port, wait_until
+from tests.servers import REPO, answers, free_port, serve_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +182,33 @@ def test_faults_scenario_fails_and_says_why(fault_stack: StackConfig, tmp_path: 
     assert "http_500" in (_run_dir(out) / "summary.md").read_text()
 
 
+def _sample_lines(out: Path, name: str = "samples-local.jsonl") -> int:
+    """Sample lines written so far by the one run under `out` (0 before it has any)."""
+    paths = list(out.glob(f"*/{name}"))
+    return len(paths[0].read_text().splitlines()) if paths else 0
+
+
+def _start_run(scenario: Path, target: Path, out: Path) -> subprocess.Popen:
+    """`slakit run scenario` as its own process, so a test can signal it or its workers."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slakit",
+            "run",
+            "scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--target",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("cut", ["target killed", "SIGINT"])
 def test_a_run_cut_short_keeps_its_samples_in_a_partial_report(cut: str, tmp_path: Path) -> None:
     with sim_engine() as (url, engine):
@@ -191,24 +220,10 @@ def test_a_run_cut_short_keeps_its_samples_in_a_partial_report(cut: str, tmp_pat
             slos=BASIC_SLOS,
         )
         out = tmp_path / "reports"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "slakit",
-                "run",
-                "scenario",
-                str(scenario),
-                "--out",
-                str(out),
-                "--target",
-                str(_target_file(tmp_path, url)),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(8)
+        proc = _start_run(scenario, _target_file(tmp_path, url), out)
+        # Cut once the load runs (a fixed sleep raced a slow start: the signal came before
+        # any load, the engine died before the pre-flight check).
+        wait_until(lambda: _sample_lines(out) > 40, 60, "40 samples")
         if cut == "SIGINT":
             proc.send_signal(signal.SIGINT)  # Ctrl-C
         else:
@@ -225,6 +240,102 @@ def test_a_run_cut_short_keeps_its_samples_in_a_partial_report(cut: str, tmp_pat
     assert "partial" in (_run_dir(out) / "summary.md").read_text().lower()
 
 
+@pytest.mark.parametrize("moment", ["as the step starts", "while the load runs"])
+def test_ctrl_c_at_any_moment_of_the_load_gives_a_partial_report(
+    moment: str, tmp_path: Path
+) -> None:
+    # The samples file is created by the load step itself, before Locust starts.
+    with sim_engine() as (url, _):
+        scenario = _scenario(
+            tmp_path,
+            "ctrl-c",
+            workload=CHAT,
+            load={"rate": {"rps": 10, "duration": "60s"}},
+            slos=BASIC_SLOS,
+        )
+        out = tmp_path / "reports"
+        proc = _start_run(scenario, _target_file(tmp_path, url), out)
+        if moment == "as the step starts":
+            wait_until(lambda: list(out.glob("*/samples-local.jsonl")), 60, "the load step")
+        else:
+            wait_until(lambda: _sample_lines(out) > 0, 60, "a sample")
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout + stderr
+    assert "Traceback" not in stderr
+    report = _report(out)
+    assert report["status"] == "partial" and report["verdict"] != "pass"
+    assert report["partial_reason"] == "interrupted by SIGINT"
+    assert report["ended_at"] - report["started_at"] < 30
+    load = report["load"]
+    samples = _sample_lines(out)
+    assert load["completed"] + load["failed"] + load["cut"] == samples
+    assert load["offered"] == samples + load["never_sent"], load
+
+
+def test_ctrl_c_before_any_load_exits_130(tmp_path: Path) -> None:
+    # Before the load step (here: the pre-flight check of a target that does not answer)
+    # there is nothing to report: Ctrl-C ends slakit as Ctrl-C does, with 130.
+    with serve_module("tests.hostile_target") as url:
+        scenario = _scenario(
+            tmp_path,
+            "early",
+            workload=CHAT,
+            load={"rate": {"rps": 1, "duration": "5s"}},
+            slos=BASIC_SLOS,
+        )
+        out = tmp_path / "reports"
+        proc = _start_run(scenario, _target_file(tmp_path, f"{url}/stall"), out)
+        wait_until(
+            lambda: httpx.get(f"{url}/hits", timeout=5).json().get("stall/v1/models"),
+            60,
+            "the pre-flight check",
+        )
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert not list(out.glob("*/report.json"))
+
+
+def _child(parent: int, *words: str) -> int:
+    """The pid of `parent`'s child process whose command line holds every one of `words`."""
+    for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if all(w.encode() in cmdline for w in words):
+                return int(pid)
+    raise LookupError(f"no child of {parent} runs {words}")
+
+
+def test_a_worker_lost_mid_run_makes_the_run_partial(tmp_path: Path) -> None:
+    with sim_engine() as (url, _):
+        scenario = _scenario(
+            tmp_path,
+            "lost-worker",
+            workload=CHAT,
+            load={"rate": {"rps": 4, "duration": "20s"}, "distributed": {"workers": 2}},
+            slos=BASIC_SLOS,
+            gate={"min_samples": 1},
+        )
+        out = tmp_path / "reports"
+        proc = _start_run(scenario, _target_file(tmp_path, url), out)
+        wait_until(lambda: _sample_lines(out, "samples-worker0.jsonl") >= 3, 60, "worker 0")
+        os.kill(_child(proc.pid, "slakit.load.worker", "--index", "0"), signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout + stderr
+    report = _report(out)
+    assert report["status"] == "partial" and report["verdict"] != "pass"
+    assert report["partial_reason"].startswith("worker 0 "), report["partial_reason"]
+    assert report["ended_at"] - report["started_at"] < 15  # ended when it was lost
+    kept = _sample_lines(out, "samples-worker0.jsonl")
+    assert kept >= 3  # the lost worker's samples so far are in the run
+    load = report["load"]
+    assert load["completed"] + load["failed"] + load["cut"] == kept + _sample_lines(
+        out, "samples-worker1.jsonl"
+    )
+
+
 def test_two_distributed_workers_give_one_merged_result(tmp_path: Path) -> None:
     with sim_engine() as (url, engine):
         scenario = _scenario(
@@ -237,8 +348,11 @@ def test_two_distributed_workers_give_one_merged_result(tmp_path: Path) -> None:
         )
         out = tmp_path / "reports"
         r = _run_against(url, scenario, out)
+        exited = time.time()
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = _run_dir(out)
+    # Done when the load is: workers once waited out Locust's stop timeout (a minute).
+    assert exited - _report(out)["ended_at"] < 20
     per_worker = [
         len((run_dir / f"samples-worker{i}.jsonl").read_text().splitlines()) for i in range(2)
     ]
