@@ -215,16 +215,6 @@ def timeseries(samples: pd.DataFrame) -> list[Point]:
     return points
 
 
-def overall(results: list[SloResult], inconclusive_fails: bool) -> tuple[Verdict, int]:
-    """The gate: 0 when all pass or warn; 1 on any fail (or inconclusive, by default)."""
-    verdicts = {r.verdict for r in results}
-    if "fail" in verdicts:
-        return "fail", 1
-    if "inconclusive" in verdicts:
-        return "inconclusive", 1 if inconclusive_fails else 0
-    return ("warn" if "warn" in verdicts else "pass"), 0
-
-
 def exact(value: float) -> Decimal:
     """`value` as the decimal its shortest repr writes, so relative changes compare as
     exactly as objectives do: 1.0 -> 1.1 is +10%, not +10.000000000000009%."""

@@ -23,6 +23,7 @@ from slakit.load.samples import read_samples
 from slakit.report.model import Report, SloResult
 from slakit.report.writer import load_report, report_file
 from slakit.scenario import Scenario
+from slakit.verdict import judge_run
 from slakit.yamlconf import format_validation_error
 
 SCHEDULE_SLACK_S = 0.5  # a complete run ends on schedule (runner: min(now, start + total))
@@ -164,9 +165,12 @@ def regate(
                 update={"slos": [s.model_copy(update={"baseline": allowed}) for s in scenario.slos]}
             )
         slos = ev.compare_baseline(slos, baseline.slos, scenario.slos)
-    verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
-    if report.status == "partial":
-        verdict, code = ("fail" if verdict in ("pass", "warn") else verdict), 1
+    verdict, code = judge_run(
+        slos,
+        scenario.gate.inconclusive_fails,
+        partial=report.status == "partial",
+        capacity_found=report.capacity_rps is not None if report.sweep else None,
+    )
     return report.model_copy(
         update={
             "slos": slos,

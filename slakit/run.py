@@ -11,6 +11,7 @@ import pandas as pd
 
 from slakit import evaluate as ev
 from slakit.errors import InputError
+from slakit.gate import regate, verified_report
 from slakit.generate.dashboards_panels import (
     ELASTICSEARCH_DASHBOARD,
     GATEWAY_DASHBOARD,
@@ -25,13 +26,14 @@ from slakit.load.runner import StepResult, run_step
 from slakit.load.samples import outcome_counts, read_samples
 from slakit.metrics import STEP_S, Window, panel_series, server_series
 from slakit.report.model import LoadInfo, Report, SweepStep
-from slakit.report.writer import load_report, write_reports
+from slakit.report.writer import write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig, load_stack_config
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget, check_reachable, from_explicit, from_stack
+from slakit.verdict import judge_run, overall
 from slakit.yamlconf import load_model
 
 MAX_LATE_SHARE = 0.05
@@ -74,7 +76,7 @@ def run_scenario(
 ) -> tuple[Report, Path]:
     scenario = load_scenario(path)
     check_sources(scenario)
-    baseline = load_report(baseline_path) if baseline_path else None
+    baseline = verified_report(baseline_path) if baseline_path else None
     target, stack_cfg, started_stack = resolve_target(scenario, target_file)
     try:
         check_reachable(scenario, target)
@@ -99,27 +101,12 @@ def run_scenario(
                 scenario, path, target, run_dir, [step], read_samples(run_dir), stack_cfg
             )
         if baseline is not None:
-            report = with_baseline(report, baseline, scenario)
+            report = regate(report, baseline)
         write_reports(report, run_dir)
         return report, run_dir
     finally:
         if started_stack and not scenario.target.keep:
             supervisor.down(stack_cfg)
-
-
-def with_baseline(report: Report, baseline: Report, scenario: Scenario) -> Report:
-    slos = ev.compare_baseline(report.slos, baseline.slos, scenario.slos)
-    verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
-    if report.status == "partial":
-        verdict, code = ("fail" if verdict == "pass" else verdict), 1
-    return report.model_copy(
-        update={
-            "slos": slos,
-            "verdict": verdict,
-            "exit_code": code,
-            "baseline_run_id": baseline.run_id,
-        }
-    )
 
 
 def _load_info(
@@ -193,11 +180,12 @@ def _report(
         if target.prometheus
         else []
     )
-    verdict, code = ev.overall(slos, scenario.gate.inconclusive_fails)
-    if sweep is not None:
-        verdict, code = ("pass", 0) if capacity is not None else ("fail", 1)
-    if partial:
-        verdict, code = ("fail" if verdict in ("pass", "warn") else verdict), 1
+    verdict, code = judge_run(
+        slos,
+        scenario.gate.inconclusive_fails,
+        partial=bool(partial),
+        capacity_found=capacity is not None if sweep is not None else None,
+    )
     return Report(
         run_id=run_dir.name,
         scenario_name=scenario.name,
@@ -285,7 +273,7 @@ def _sweep(
         _await_last_scrape(step.ended)
         prom = Window(target.prometheus, window.start, window.end) if target.prometheus else None
         slos = ev.evaluate_slos(scenario, frame, window, prom)
-        verdict, _ = ev.overall(slos, scenario.gate.inconclusive_fails)
+        verdict, _ = overall(slos, scenario.gate.inconclusive_fails)
         info = _load_info(scenario, frame, window, rate, out)
         held = verdict in ("pass", "warn") and info.kept_up and not step.partial_reason
         results.append(

@@ -24,6 +24,7 @@ from slakit.report.model import (
 )
 from slakit.sli import CATALOGUE
 from slakit.units import parse_objective
+from slakit.verdict import judge_run, overall
 
 START = 1_767_268_800.0  # 2026-01-01 12:00:00 UTC
 MIN_SAMPLES = 20
@@ -112,13 +113,6 @@ def slo_spec(result: SloResult) -> dict:
     """The scenario's SLO entry that `result` answers, so a stored report re-gates."""
     fields = ("name", "sli", "aggregation", "objective", "warn", "scope")
     return {f: getattr(result, f) for f in fields if getattr(result, f) is not None}
-
-
-def _verdict(slos: list[SloResult]) -> str:
-    for verdict in ("fail", "inconclusive", "warn"):
-        if any(s.verdict == verdict for s in slos):
-            return verdict
-    return "pass"
 
 
 def make_timeseries(
@@ -281,8 +275,9 @@ def make_report(
     the same by default); `fields` override any Report field."""
     points = make_timeseries(seconds, warmup=warmup)
     slos = standard_slos() if slos is None else slos
-    verdict = fields.pop("verdict", _verdict(slos))
     status = fields.get("status", "complete")
+    verdict, code = judge_run(slos, True, partial=status == "partial")
+    verdict = fields.pop("verdict", verdict)
     values = dict(
         run_id=f"20260101-120000-{name}",
         scenario_name=name,
@@ -306,7 +301,7 @@ def make_report(
         server=make_server(seconds),
         limits=LIMITS,
         verdict=verdict,
-        exit_code=1 if verdict in ("fail", "inconclusive") or status == "partial" else 0,
+        exit_code=code,
     )
     return Report(**{**values, **fields})
 
@@ -374,7 +369,7 @@ def _sweep_step(rate: float) -> SweepStep:
             samples=int(rate * 30),
         ),
     ]
-    return SweepStep(rate=rate, achieved_rps=achieved, verdict=_verdict(slos), slos=slos)
+    return SweepStep(rate=rate, achieved_rps=achieved, verdict=overall(slos, True)[0], slos=slos)
 
 
 def sweep_report(**fields) -> Report:

@@ -13,6 +13,7 @@ from slakit.load.samples import COLUMNS
 from slakit.report.model import SloResult
 from slakit.scenario import Scenario, Slo
 from slakit.sli import CATALOGUE
+from slakit.verdict import overall
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -367,7 +368,7 @@ def test_no_value_is_inconclusive_with_the_reason() -> None:
 )
 def test_overall(verdicts: list[str], inconclusive_fails: bool, expected: tuple) -> None:
     results = [result(f"s{i}", v) for i, v in enumerate(verdicts)]
-    assert ev.overall(results, inconclusive_fails) == expected
+    assert overall(results, inconclusive_fails) == expected
 
 
 # --- compare_baseline ----------------------------------------------------------------
