@@ -99,6 +99,7 @@ def run_step(
                 workers,
                 rps,
                 arrivals,
+                total,
                 label,
                 interrupt,
             )
@@ -229,7 +230,7 @@ def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | 
 
 
 def _run_distributed(
-    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, label, interrupt
+    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, total, label, interrupt
 ) -> StepResult:
     """Locust's own master/worker runners: this process is the master, N local workers
     (the same worker command scales to other machines)."""
@@ -237,7 +238,6 @@ def _run_distributed(
     plan.close(DRAIN_CUT)  # the master sends no requests, so none is ever in flight here
     env = _environment(plan, steps)
     runner = env.create_master_runner("127.0.0.1", 0)
-    total = sum(d for d, _, _ in steps)
     command = [
         sys.executable,
         "-m",
