@@ -15,6 +15,7 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slakit.errors import SlakitError, safe_text
@@ -86,7 +87,8 @@ def stack_status(
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Health table: part, pid, URL, healthy, uptime. Exit 1 if any part is unhealthy."""
+    """Health table: part, pid, URL, healthy, uptime, and where it runs (niceness, cores;
+    see `slakit.stack.placement`). Exit 1 if any part is unhealthy."""
     from slakit.stack import supervisor
 
     rows = supervisor.status(_stack_config(config, state_dir))
@@ -100,6 +102,8 @@ def stack_status(
                         "url": r.url,
                         "healthy": r.healthy,
                         "uptime_s": round(r.uptime_s, 1),
+                        "nice": r.placement.nice if r.placement else None,
+                        "cpus": r.placement.cpus if r.placement else None,
                     }
                     for r in rows
                 ],
@@ -108,11 +112,12 @@ def stack_status(
         )
     else:
         table = Table()
-        for col in ("part", "pid", "url", "healthy", "uptime"):
+        for col in ("part", "pid", "url", "healthy", "uptime", "nice", "cpus"):
             table.add_column(col)
         for r in rows:
             mark = "[green]yes[/green]" if r.healthy else "[red]no[/red]"
-            table.add_row(r.part, str(r.pid), r.url, mark, f"{r.uptime_s:.0f} s")
+            where = (str(r.placement.nice), r.placement.cpus) if r.placement else ("", "")
+            table.add_row(r.part, str(r.pid), r.url, mark, f"{r.uptime_s:.0f} s", *where)
         out.print(table if rows else "stack is not running")
     if not rows or not all(r.healthy for r in rows):
         raise typer.Exit(1)
@@ -191,19 +196,27 @@ def run_scenario_cmd(
 
 
 def _print_verdict(report) -> None:
-    table = Table(
-        title=f"{report.scenario_name}: {report.verdict.upper()}"
-        + (f" (partial: {report.partial_reason})" if report.partial_reason else "")
-    )
+    """The verdict table. Every string in a report may come from a target (an error
+    reason) or from a hand-edited file: control characters and rich markup are shown
+    inert, never interpreted."""
+    title = f"{report.scenario_name}: {report.verdict.upper()}"
+    if report.partial_reason:
+        title += f" (partial: {report.partial_reason})"
+    table = Table(title=_inert(title))
     for col in ("slo", "objective", "measured", "samples", "verdict"):
         table.add_column(col)
     colours = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta"}
     for r in report.slos:
         c = colours[r.verdict]
-        table.add_row(r.name, r.objective, r.detail, str(r.samples), f"[{c}]{r.verdict}[/{c}]")
+        cells = (_inert(r.name), _inert(r.objective), _inert(r.detail), str(r.samples))
+        table.add_row(*cells, f"[{c}]{r.verdict}[/{c}]")
     out.print(table)
     for note in report.limits:
-        out.print(f"  limited by: {note}")
+        out.print(f"  limited by: {_inert(note)}")
+
+
+def _inert(text: str) -> str:
+    return escape(safe_text(text))
 
 
 @app.command("check")

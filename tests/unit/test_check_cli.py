@@ -270,3 +270,17 @@ def test_an_exporter_with_a_bad_config_exits_2_with_a_readable_line(
     assert result.returncode == 2, result.stderr
     assert f"{config}:1: bogus: unknown field" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_text_from_a_report_reaches_the_terminal_inert(tmp_path: Path) -> None:
+    """A reason a target sent (or an edited file holds) is printed, never interpreted:
+    no terminal escape, no rich markup turned into style."""
+    hostile = "\x1b[2Jcleared [bold red]red[/bold red] \u202eevil"
+    path = stored(
+        partial_report(limits=[hostile]), tmp_path / "run", _set("partial_reason", to=hostile)
+    )
+    result = check(path)
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "[bold red]red[/bold red]" in result.stdout
+    assert "limited by:  [2Jcleared" in result.stdout
