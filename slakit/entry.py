@@ -14,9 +14,14 @@ def main() -> None:
         from gevent import monkey
 
         monkey.patch_all()
+        from slakit.errors import InputError
         from slakit.stack.placement import prioritise_generator
 
-        prioritise_generator()
+        try:
+            prioritise_generator()
+        except InputError as exc:
+            print(f"slakit: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
     from slakit.cli import main as cli_main
 
     cli_main()

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from slakit.errors import InputError
+
 OBSERVER_NICE = 10
 """Niceness of parts no request waits for: a generator at 0 gets ~10x their CPU share."""
 
@@ -71,12 +73,23 @@ GENERATOR_NICE = -5
 request path (vLLM's front end, the gateway, Elasticsearch) it is scheduled first when a
 request falls due. Needs CAP_SYS_NICE (root has it); without it the default 0 stays."""
 
+GENERATOR_NICE_ENV = "SLAKIT_GENERATOR_NICE"
+"""Overrides GENERATOR_NICE (0 keeps the generator at the default priority)."""
+
 
 def prioritise_generator() -> int:
-    """Raise this process's priority to GENERATOR_NICE where allowed; return the niceness
-    it runs at (its threads and the distributed workers it starts inherit it)."""
+    """Raise this process's priority to the generator's niceness where allowed; return the
+    niceness it runs at (its threads and the distributed workers it starts inherit it)."""
+    text = os.environ.get(GENERATOR_NICE_ENV, str(GENERATOR_NICE))
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, min(GENERATOR_NICE, os.getpriority(os.PRIO_PROCESS, 0)))
-    except PermissionError:
-        pass
+        wanted = int(text)
+    except ValueError:
+        raise InputError(
+            f"{GENERATOR_NICE_ENV}: expected a niceness (-20..19), got {text!r}"
+        ) from None
+    if wanted < os.getpriority(os.PRIO_PROCESS, 0):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+        except PermissionError:
+            pass
     return os.getpriority(os.PRIO_PROCESS, 0)
