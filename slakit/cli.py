@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -441,19 +440,12 @@ def stack_check(config: ConfigOpt = None, state_dir: StateOpt = None) -> None:
 
 
 def main() -> None:
-    """Console entry point: SlakitError becomes its problems on stderr and its exit code."""
+    """Console entry point. Typer's standalone mode handles the command line itself (a
+    usage error is one line and exit 2, `--help`, Ctrl-C as 130, typer.Exit's codes);
+    SlakitError becomes its problems on stderr and its exit code."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except SlakitError as exc:
         for problem in exc.problems:  # may quote what a target sent: no control characters
             print(f"slakit: {safe_text(problem)}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except (click.exceptions.Exit, typer.Exit) as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        print("slakit: interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)

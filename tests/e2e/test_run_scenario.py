@@ -444,5 +444,8 @@ def test_unreachable_target_is_exit_2(tmp_path: Path) -> None:
         str(_target_file(tmp_path, "http://127.0.0.1:9")),
     )
     assert r.returncode == 2
-    assert r.stderr.startswith("slakit: target unreachable: openai http://127.0.0.1:9/v1/models")
+    where = f"{tmp_path / 'target.yaml'}:1: openai"
+    assert r.stderr.startswith(
+        f"slakit: {where}: target unreachable at http://127.0.0.1:9/v1/models"
+    )
     assert "Traceback" not in r.stderr

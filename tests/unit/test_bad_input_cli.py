@@ -381,3 +381,13 @@ def test_the_scenario_name_cannot_lead_the_reports_out_of_the_out_dir(tmp_path: 
     assert written and all(out in p.parents for p in written), sorted(written)
     (run_dir,) = out.iterdir()
     assert run_dir.name.endswith("-escape") and (run_dir / "report.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("check", "a", "b"), ("nosuch",), ("run", "scenario"), ("check", "--max-regression", "x")],
+)
+def test_a_command_line_mistake_is_exit_2_without_a_traceback(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "Error" in result.stderr
