@@ -176,19 +176,30 @@ def run_scenario_cmd(
         Path | None,
         typer.Option(help="An earlier report.json (or its directory) to compare against"),
     ] = None,
+    wire_check: Annotated[
+        bool,
+        typer.Option(
+            "--wire-check",
+            help="Capture the load's own traffic on loopback (tcpdump; root or CAP_NET_RAW) "
+            "and report the client's measurement error against the wire. Not for sweeps.",
+        ),
+    ] = False,
 ) -> None:
     """Offer the scenario's load, pull server-side metrics for the same window, judge
     every SLO and write report.json, junit.xml, summary.md and report.html.
 
     Exit code: **0** every SLO met (or warn), **1** an SLO failed or was inconclusive,
-    or the run was cut short, **2** bad input or an unreachable target.
+    the run was cut short, or its measurement error broke `gate.max_measurement_error`,
+    **2** bad input or an unreachable target.
     """
     from slakit.scenario import load_scenario
 
     load_scenario(path)  # bad input fails here, fast, before any load machinery loads
     from slakit.run import run_scenario
 
-    report, run_dir = run_scenario(path, out_dir, baseline_path=baseline, target_file=target)
+    report, run_dir = run_scenario(
+        path, out_dir, baseline_path=baseline, target_file=target, wire_check=wire_check
+    )
     _print_verdict(report)
     print(f"reports: {run_dir}/ (report.html, summary.md, junit.xml, report.json)")
     raise typer.Exit(report.exit_code)

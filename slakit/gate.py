@@ -23,7 +23,7 @@ from slakit.load.samples import read_samples
 from slakit.report.model import Report, SloResult
 from slakit.report.writer import load_report, report_file
 from slakit.scenario import Scenario
-from slakit.verdict import judge_run
+from slakit.verdict import judge_measurement, judge_run
 from slakit.yamlconf import format_validation_error
 
 SCHEDULE_SLACK_S = 0.5  # a complete run ends on schedule (runner: min(now, start + total))
@@ -138,11 +138,50 @@ def regate(
     report: Report, baseline: Report | None = None, max_regression_pct: float | None = None
 ) -> Report:
     """`report` judged again from its stored values (and against `baseline`, allowing
-    `max_regression_pct` percent of worsening, if given). Assumes a verified report."""
+    `max_regression_pct` percent of worsening, if given). Assumes a verified report. The
+    measurement bound is judged from the stored wire check, against the verdicts before
+    any baseline comparison: whether a verdict changes on wire times is about objectives."""
     scenario = Scenario.model_validate(report.scenario)
+    slos = _rejudged(report.slos, scenario)
+    measurement = report.measurement
+    if measurement is not None:
+        measurement = measurement.model_copy(
+            update={"wire_slos": _rejudged(measurement.wire_slos, scenario)}
+        )
+    measurement = judge_measurement(measurement, slos, scenario.gate.max_measurement_error)
+    if baseline is not None:
+        if max_regression_pct is not None:
+            # 15 significant digits print a typed percentage back exactly as typed
+            allowed = f"within {max_regression_pct:.15g}%"
+            scenario = scenario.model_copy(
+                update={"slos": [s.model_copy(update={"baseline": allowed}) for s in scenario.slos]}
+            )
+        slos = ev.compare_baseline(slos, baseline.slos, scenario.slos)
+    verdict, code = judge_run(
+        slos,
+        scenario.gate.inconclusive_fails,
+        partial=report.status == "partial",
+        capacity_found=report.capacity_rps is not None if report.sweep else None,
+        measurement=measurement.verdict if measurement else None,
+    )
+    return report.model_copy(
+        update={
+            "slos": slos,
+            "measurement": measurement,
+            "verdict": verdict,
+            "exit_code": code,
+            "baseline_run_id": baseline.run_id if baseline else report.baseline_run_id,
+        }
+    )
+
+
+def _rejudged(results: list[SloResult], scenario: Scenario) -> list[SloResult]:
+    """Each stored result judged again by its SLO's objective in `scenario`. A result for
+    no SLO of it is dropped: `verified_report` refuses those among the report's own SLOs,
+    so only a hand-edited wire check can hold one, and it judges nothing."""
     by_name = {s.name: s for s in scenario.slos}
     slos = []
-    for result in report.slos:
+    for result in filter(lambda r: r.name in by_name, results):
         slo = by_name[result.name]
         verdict, detail = ev.judge(
             slo, result.value, result.samples, scenario.gate.min_samples, result.detail
@@ -157,25 +196,4 @@ def regate(
                 }
             )
         )
-    if baseline is not None:
-        if max_regression_pct is not None:
-            # 15 significant digits print a typed percentage back exactly as typed
-            allowed = f"within {max_regression_pct:.15g}%"
-            scenario = scenario.model_copy(
-                update={"slos": [s.model_copy(update={"baseline": allowed}) for s in scenario.slos]}
-            )
-        slos = ev.compare_baseline(slos, baseline.slos, scenario.slos)
-    verdict, code = judge_run(
-        slos,
-        scenario.gate.inconclusive_fails,
-        partial=report.status == "partial",
-        capacity_found=report.capacity_rps is not None if report.sweep else None,
-    )
-    return report.model_copy(
-        update={
-            "slos": slos,
-            "verdict": verdict,
-            "exit_code": code,
-            "baseline_run_id": baseline.run_id if baseline else report.baseline_run_id,
-        }
-    )
+    return slos

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,9 @@ from slakit.stack.config import StackConfig, load_stack_config
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget, check_reachable, from_explicit, from_stack
-from slakit.verdict import judge_run, overall
+from slakit.verdict import judge_measurement, judge_run, overall
+from slakit.wire.capture import Capture
+from slakit.wire.check import capture_ports, measure, refuse_unsupported
 from slakit.yamlconf import load_model
 
 MAX_LATE_SHARE = 0.05
@@ -72,13 +75,22 @@ def resolve_target(scenario: Scenario, target_file: Path | None):
 
 
 def run_scenario(
-    path: Path, out_root: Path, baseline_path: Path | None = None, target_file: Path | None = None
+    path: Path,
+    out_root: Path,
+    baseline_path: Path | None = None,
+    target_file: Path | None = None,
+    wire_check: bool = False,
 ) -> tuple[Report, Path]:
+    """`wire_check`: capture the load's own traffic on loopback and report the client's
+    measurement error against it (`slakit.wire.check`)."""
     scenario = load_scenario(path)
+    if wire_check:
+        refuse_unsupported(scenario)
     check_sources(scenario)
     baseline = verified_report(baseline_path) if baseline_path else None
     target, stack_cfg, started_stack = resolve_target(scenario, target_file)
     try:
+        ports = capture_ports(scenario, target) if wire_check else None
         check_reachable(scenario, target)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.run_dir_name()}"
         run_dir = out_root / run_id
@@ -87,18 +99,26 @@ def run_scenario(
             report = _sweep(scenario, path, target, run_dir, stack_cfg)
         else:
             rate = scenario.load.rate
-            step = run_step(
+            with Capture(run_dir, ports) if ports else nullcontext() as capture:
+                step = run_step(
+                    scenario,
+                    path,
+                    target,
+                    run_dir,
+                    rps=rate.rps if rate else None,
+                    duration=rate.duration if rate else None,
+                    arrivals=rate.arrivals if rate else "poisson",
+                    label=scenario.name,
+                )
+            report = _report(
                 scenario,
                 path,
                 target,
                 run_dir,
-                rps=rate.rps if rate else None,
-                duration=rate.duration if rate else None,
-                arrivals=rate.arrivals if rate else "poisson",
-                label=scenario.name,
-            )
-            report = _report(
-                scenario, path, target, run_dir, [step], read_samples(run_dir), stack_cfg
+                [step],
+                read_samples(run_dir),
+                stack_cfg,
+                capture=capture,
             )
         if baseline is not None:
             report = regate(report, baseline)
@@ -159,6 +179,7 @@ def _report(
     sweep: list[SweepStep] | None = None,
     capacity: float | None = None,
     judged: tuple[list, ev.EvalWindow] | None = None,
+    capture: Capture | None = None,
 ) -> Report:
     started, ended = steps[0].started, steps[-1].ended
     warmup_end = min(started + scenario.warmup, ended)
@@ -180,11 +201,17 @@ def _report(
         if target.prometheus
         else []
     )
+    measurement = judge_measurement(
+        measure(capture, samples, scenario, window) if capture else None,
+        slos,
+        scenario.gate.max_measurement_error,
+    )
     verdict, code = judge_run(
         slos,
         scenario.gate.inconclusive_fails,
         partial=bool(partial),
         capacity_found=capacity is not None if sweep is not None else None,
+        measurement=measurement.verdict if measurement else None,
     )
     return Report(
         run_id=run_dir.name,
@@ -206,6 +233,7 @@ def _report(
         capacity_rps=capacity,
         limits=explain(slos, kinds, load, signals, points),
         alerts=_alerts(stack_cfg, started),
+        measurement=measurement,
         verdict=verdict,
         exit_code=code,
     )

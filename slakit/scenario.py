@@ -406,6 +406,12 @@ def parse_relative(text: str) -> float:
 class Gate(Strict):
     min_samples: int = Field(20, ge=1, description="fewer samples behind an SLI: inconclusive")
     inconclusive_fails: bool = True
+    max_measurement_error: Annotated[Duration, Field(gt=0)] | None = Field(
+        None,
+        description="with `run scenario --wire-check`: the largest p99 of |client - wire| "
+        "over TTFT, ITL, TPOT and latency allowed, and no verdict may change on wire "
+        "times; unchecked (no --wire-check) it is inconclusive",
+    )
 
 
 class Scenario(Strict):

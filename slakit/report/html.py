@@ -20,6 +20,8 @@ from slakit.report.tables import (
     capacity_text,
     kind_table,
     load_lines,
+    measurement_lines,
+    measurement_table,
     partial_text,
     run_facts,
     slo_table,
@@ -47,6 +49,19 @@ def _plots(report: Report) -> list[dict]:
     return found
 
 
+def _measurement(report: Report) -> dict | None:
+    """The "Measurement error" section's parts, if the report has one."""
+    measurement = report.measurement
+    if measurement is None:
+        return None
+    return {
+        "verdict": measurement.verdict,
+        "detail": measurement.detail,
+        "table": measurement_table(measurement.error) if measurement.error else None,
+        "lines": measurement_lines(measurement, report.slos),
+    }
+
+
 def render_html(report: Report) -> str:
     """The report as one HTML document."""
     return _ENV.get_template("report.html.j2").render(
@@ -57,6 +72,7 @@ def render_html(report: Report) -> str:
         plots=_plots(report),
         kinds=kind_table(report.kinds),
         load=load_lines(report),
+        measurement=_measurement(report),
         partial=partial_text(report) if report.status == "partial" else None,
         sweep=sweep_table(report) if report.sweep else None,
         capacity=capacity_text(report) if report.sweep else None,

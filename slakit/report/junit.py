@@ -2,7 +2,8 @@
 
 `fail` and `inconclusive` are failures (the gate fails on inconclusive by default, and a
 CI page should agree with the exit code); `warn` passes with a note in system-out. A
-partial run adds a failing `run-complete` case so a cut-short run never looks green.
+partial run adds a failing `run-complete` case so a cut-short run never looks green, and
+a scenario's `gate.max_measurement_error` is a case of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 from slakit.report.formatting import MISSING, fmt_value
 from slakit.report.model import Report, SloResult
+from slakit.verdict import BOUND
 
 
 def _testcase(suite: ET.Element, classname: str, name: str) -> ET.Element:
@@ -45,6 +47,20 @@ def _slo_case(suite: ET.Element, classname: str, slo: SloResult) -> None:
         ).strip()
 
 
+def _measurement_case(suite: ET.Element, classname: str, report: Report) -> None:
+    """The scenario's measurement bound as one more case, failing as the gate does."""
+    measurement = report.measurement
+    if measurement is None or measurement.verdict is None:
+        return
+    case = _testcase(suite, classname, BOUND)
+    if measurement.verdict in ("fail", "inconclusive"):
+        ET.SubElement(
+            case, "failure", type=measurement.verdict, message=measurement.detail
+        ).text = measurement.detail
+    else:
+        ET.SubElement(case, "system-out").text = measurement.detail
+
+
 def _properties(suite: ET.Element, report: Report) -> None:
     props = ET.SubElement(suite, "properties")
     for name, value in [
@@ -65,6 +81,7 @@ def render_junit(report: Report) -> str:
     _properties(suite, report)
     for slo in report.slos:
         _slo_case(suite, classname, slo)
+    _measurement_case(suite, classname, report)
     if report.status == "partial":
         case = _testcase(suite, classname, "run-complete")
         reason = report.partial_reason or "the run ended early"

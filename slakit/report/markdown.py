@@ -17,6 +17,8 @@ from slakit.report.tables import (
     capacity_text,
     kind_table,
     load_lines,
+    measurement_lines,
+    measurement_table,
     partial_text,
     run_facts,
     slo_table,
@@ -53,6 +55,13 @@ def _headline(report: Report) -> list[str]:
     ]
     if report.status == "partial":
         lines += ["", f"> **WARNING: partial run.** {md_text(partial_text(report))}"]
+    measurement = report.measurement
+    if measurement and measurement.verdict in ("fail", "inconclusive"):
+        lines += [
+            "",
+            f"> **Measurement error: {verdict_word(measurement.verdict)}.** "
+            f"{md_text(measurement.detail)}.",
+        ]
     return lines
 
 
@@ -64,6 +73,12 @@ def _bullets(items: list[str]) -> list[str]:
     return [f"- {md_text(item)}" for item in items]
 
 
+def _measurement(report: Report) -> list[str]:
+    error = report.measurement.error
+    table = [*md_table(measurement_table(error)), ""] if error else []
+    return [*table, *_bullets(measurement_lines(report.measurement, report.slos))]
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown, headline verdict first."""
     lines = _headline(report)
@@ -73,6 +88,8 @@ def render_markdown(report: Report) -> str:
     )
     lines += _section("Per request kind", md_table(kind_table(report.kinds)))
     lines += _section("Load", _bullets(load_lines(report)))
+    if report.measurement:
+        lines += _section("Measurement error", _measurement(report))
     if report.sweep:
         lines += _section(
             "Sweep", [*md_table(sweep_table(report)), "", md_text(capacity_text(report))]

@@ -108,6 +108,50 @@ class LoadInfo(BaseModel):
     never_sent: int = 0
 
 
+class ErrorStats(BaseModel):
+    """Signed values in seconds (client minus wire) over `count` values; None when none."""
+
+    count: int = 0
+    p50_s: float | None = None
+    p99_s: float | None = None
+    max_s: float | None = None
+    min_s: float | None = None  # the most negative: a client that saw things too early
+    abs_p99_s: float | None = None
+    """p99 of |client - wire|: what `gate.max_measurement_error` bounds, as a client that
+    stamps a token too early is as wrong as one that stamps it too late."""
+
+
+class MeasurementError(BaseModel):
+    """What the wire says of a client's numbers (`slakit.wire.arbitrate`)."""
+
+    matched_by: Literal["trace", "order"]
+    matched: int
+    unmatched_samples: int  # no wire request carried their trace: never sent, or not captured
+    unmatched_wire: int  # wire requests no sample claims (no traceparent, or an unknown one)
+    relayed: int  # later wire requests of a trace already seen: a proxy passing it on
+    itl_mismatched: int  # matched requests whose client and wire token counts differ
+    errors: dict[str, ErrorStats]  # by SLI name: ttft, itl, tpot, latency
+    send_delay: ErrorStats  # the request's first byte on the wire minus the sample's start
+
+
+class MeasurementReport(BaseModel):
+    """`run scenario --wire-check`: the run's client timings against a loopback capture of
+    its own traffic. `error` is None when no capture ran; the report then carries this
+    only to say that the scenario's `gate.max_measurement_error` went unchecked."""
+
+    error: MeasurementError | None = None
+    capture_clean: bool = False  # tcpdump ran until stopped and exited 0
+    dropped_packets: int | None = None  # by the kernel; None: tcpdump did not say
+    headless_connections: int = 0  # open before the capture began: not readable
+    broken_connections: int = 0  # bytes missing, or not HTTP/1.1: read up to the problem
+    wire_slos: list[SloResult] = Field(default_factory=list)
+    """The scenario's client-side SLOs judged on wire times, over the same window."""
+    changed_verdicts: list[str] = Field(default_factory=list)
+    """Names of the SLOs whose verdict on wire times differs from the client's."""
+    verdict: Verdict | None = None  # the bound's; None: the scenario sets no bound
+    detail: str = ""  # one line: why the bound held, failed, or was not checked
+
+
 class Report(BaseModel):
     schema_version: int = Field(SCHEMA_VERSION, strict=True)
     run_id: str
@@ -130,6 +174,7 @@ class Report(BaseModel):
     limits: list[str] = Field(default_factory=list)  # "what limited it"
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     baseline_run_id: str | None = None
+    measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
     verdict: Verdict
     exit_code: int
 

@@ -18,7 +18,15 @@ from slakit.report.formatting import (
     fmt_value,
     verdict_word,
 )
-from slakit.report.model import KindSummary, Report, SloResult
+from slakit.report.model import (
+    ErrorStats,
+    KindSummary,
+    MeasurementError,
+    MeasurementReport,
+    Report,
+    SloResult,
+)
+from slakit.sli import CATALOGUE
 
 
 @dataclass
@@ -237,3 +245,63 @@ def load_lines(report: Report) -> list[str]:
     if load.workers > 1:
         lines.append(f"Load came from {load.workers} worker processes.")
     return lines
+
+
+def _error_row(title: str, counted: str, stats: ErrorStats) -> list[str]:
+    values = (stats.p50_s, stats.p99_s, stats.max_s, stats.min_s, stats.abs_p99_s)
+    return [title, f"{stats.count:,} {counted}", *(fmt_value(v, "seconds") for v in values)]
+
+
+def measurement_table(error: MeasurementError) -> Table:
+    """Client minus wire per SLI (inter-token latency gap by gap), and the send delay."""
+    rows = [
+        _error_row(CATALOGUE[sli].title, "gaps" if CATALOGUE[sli].per_token else "requests", s)
+        for sli, s in error.errors.items()
+    ]
+    send = "Send delay (first byte on the wire - client's start)"
+    rows.append(_error_row(send, "requests", error.send_delay))
+    return Table(["SLI", "Compared", "p50", "p99", "max", "min", "p99 of |error|"], rows)
+
+
+def measurement_lines(measurement: MeasurementReport, slos: list[SloResult]) -> list[str]:
+    """What the wire check matched and captured, which verdicts would change on wire
+    times, and the bound's verdict: the finding a reader needs besides the table."""
+    lines = []
+    if measurement.verdict is not None:
+        lines.append(f"Bound: {verdict_word(measurement.verdict)}, {measurement.detail}.")
+    error = measurement.error
+    if error is None:
+        return lines
+    lines.append(
+        f"Client minus wire (positive: the client saw it later than the bytes crossed "
+        f"loopback), over {error.matched:,} requests matched by {error.matched_by}; "
+        f"{error.unmatched_samples:,} samples not found on the wire, "
+        f"{error.unmatched_wire:,} wire requests no sample claims, {error.relayed:,} relayed."
+    )
+    if error.itl_mismatched:
+        lines.append(
+            f"{error.itl_mismatched:,} requests saw another token count than the wire: "
+            "their gaps are not compared."
+        )
+    dropped = MISSING if measurement.dropped_packets is None else f"{measurement.dropped_packets:,}"
+    lines.append(
+        f"Capture: {'clean' if measurement.capture_clean else 'tcpdump did not stop cleanly'}, "
+        f"{dropped} packets dropped, {measurement.headless_connections:,} connections open "
+        f"before it began, {measurement.broken_connections:,} not readable."
+    )
+    lines.append(_changed_text(measurement, slos))
+    return lines
+
+
+def _changed_text(measurement: MeasurementReport, slos: list[SloResult]) -> str:
+    if not measurement.changed_verdicts:
+        return "No verdict would change on wire times."
+    client = {s.name: s for s in slos}
+    wire = {s.name: s for s in measurement.wire_slos}
+    changes = [
+        f"{name} {verdict_word(client[name].verdict)} on the client, "
+        f"{verdict_word(wire[name].verdict)} on the wire ({wire[name].detail})"
+        for name in measurement.changed_verdicts
+        if name in client and name in wire
+    ]
+    return "Verdicts that would change on wire times: " + "; ".join(changes) + "."

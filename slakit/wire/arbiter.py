@@ -16,9 +16,9 @@ from itertools import pairwise
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel
 
 from slakit.load.samples import COLUMNS
+from slakit.report.model import ErrorStats, MeasurementError
 from slakit.sli import CATALOGUE
 from slakit.wire.http import Exchange
 
@@ -27,40 +27,19 @@ SLIS = ("ttft", "itl", "tpot", "latency")
 ITL = "itl"
 
 
-class ErrorStats(BaseModel):
-    """Signed values in seconds (client minus wire) over `count` values; None when none."""
-
-    count: int = 0
-    p50_s: float | None = None
-    p99_s: float | None = None
-    max_s: float | None = None
-    min_s: float | None = None  # the most negative: a client that saw things too early
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> ErrorStats:
-        series = pd.Series(list(values), dtype=float).dropna()
-        if series.empty:
-            return cls()
-        return cls(
-            count=len(series),
-            p50_s=float(series.quantile(0.50)),
-            p99_s=float(series.quantile(0.99)),
-            max_s=float(series.max()),
-            min_s=float(series.min()),
-        )
-
-
-class MeasurementError(BaseModel):
-    """What the wire says of the client's numbers; JSON-serialisable for report.json."""
-
-    matched_by: Literal["trace", "order"]
-    matched: int
-    unmatched_samples: int  # no wire request carried their trace: never sent, or not captured
-    unmatched_wire: int  # wire requests no sample claims (no traceparent, or an unknown one)
-    relayed: int  # later wire requests of a trace already seen: a proxy passing it on
-    itl_mismatched: int  # matched requests whose client and wire token counts differ
-    errors: dict[str, ErrorStats]  # by SLI name: ttft, itl, tpot, latency
-    send_delay: ErrorStats  # the request's first byte on the wire minus the sample's start
+def error_stats(values: Iterable[float]) -> ErrorStats:
+    """The signed errors' spread, and the p99 of their size that the gate bounds."""
+    series = pd.Series(list(values), dtype=float).dropna()
+    if series.empty:
+        return ErrorStats()
+    return ErrorStats(
+        count=len(series),
+        p50_s=float(series.quantile(0.50)),
+        p99_s=float(series.quantile(0.99)),
+        max_s=float(series.max()),
+        min_s=float(series.min()),
+        abs_p99_s=float(series.abs().quantile(0.99)),
+    )
 
 
 @dataclass
@@ -97,7 +76,7 @@ def arbitrate(
     client, onwire = frame[both], wire[both]
     gaps, mismatched = _itl_errors(client["itl_s"], onwire["itl_s"])
     errors = {
-        name: ErrorStats.of(gaps if name == ITL else _difference(name, client, onwire))
+        name: error_stats(gaps if name == ITL else _difference(name, client, onwire))
         for name in SLIS
     }
     error = MeasurementError(
@@ -108,7 +87,7 @@ def arbitrate(
         relayed=relayed,
         itl_mismatched=mismatched,
         errors=errors,
-        send_delay=ErrorStats.of(wire["send_delay_s"]),
+        send_delay=error_stats(wire["send_delay_s"]),
     )
     return WireCheck(error, wire)
 

@@ -111,9 +111,11 @@ class Capture:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        time.sleep(LINGER_S)
-        ran_to_the_end = self._proc.poll() is None
-        code = self._stop()
+        try:
+            time.sleep(LINGER_S)
+        finally:  # a Ctrl-C during the linger still stops tcpdump
+            ran_to_the_end = self._proc.poll() is None
+            code = self._stop()
         self.clean = ran_to_the_end and code == 0
         found = _DROPPED.search(self._log_text())
         self.dropped = int(found.group(1)) if found else None
