@@ -30,6 +30,7 @@ from slakit.load.runner import (
 from slakit.load.samples import SampleWriter
 from slakit.load.users import build_plan, make_user
 from slakit.scenario import load_scenario
+from slakit.stack.placement import prioritise_generator
 from slakit.target import ResolvedTarget
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--arrivals", default="poisson")
     parser.add_argument("--duration", type=float, default=0.0, help="the run's seconds")
     args = parser.parse_args()
+    prioritise_generator()  # the master's scheduling is not inherited (reset on fork)
 
     scenario = load_scenario(args.scenario)
     target = ResolvedTarget(**json.loads(args.target_json))

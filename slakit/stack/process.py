@@ -50,7 +50,9 @@ def start(spec: PartSpec) -> int:
             env={**os.environ, **spec.env},
             user=spec.user,
             start_new_session=True,
-            preexec_fn=(lambda: os.nice(spec.nice)) if spec.nice else None,
+            # absolute, not relative: a part started by a prioritised generator
+            # (`slakit run` bringing the stack up) must not inherit its priority
+            preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, spec.nice),
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid

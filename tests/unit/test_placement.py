@@ -33,24 +33,50 @@ def test_placement_of_a_running_process_reads_its_niceness_and_cores() -> None:
     assert placement.Placement.of(2**22 + 7) is None  # no such process
 
 
-def test_the_generator_runs_at_the_niceness_asked_for_and_refuses_a_bad_one(tmp_path) -> None:
-    """`slakit run` raises its own priority first thing (root may); a bad value is exit 2."""
+def test_the_generator_asks_for_realtime_then_nice_and_refuses_an_unknown_choice(
+    tmp_path,
+) -> None:
+    """`slakit run` sets its scheduling first thing (as root: SCHED_RR, not inherited by
+    what it starts); a choice it does not know is exit 2."""
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "import os\nfrom slakit.stack.placement import prioritise_generator\n"
-        "print(prioritise_generator(), os.getpriority(os.PRIO_PROCESS, 0))\n"
+        "import subprocess\nfrom slakit.stack.placement import prioritise_generator\n"
+        "print(prioritise_generator())\n"
+        "print(subprocess.run(['chrt', '-p', '$$'], capture_output=True, text=True).stdout)\n"
     )
     root = os.geteuid() == 0
-    for asked, expected in (("-3", -3 if root else 0), ("4", 0)):
+    expected = {
+        "realtime": "SCHED_RR 1" if root else "nice 0",
+        "nice": f"nice {placement.GENERATOR_NICE}" if root else "nice 0",
+        "default": "nice 0",
+    }
+    for asked, got in expected.items():
         out = subprocess.run(
             [sys.executable, str(probe)],
             capture_output=True,
             text=True,
-            env={**os.environ, placement.GENERATOR_NICE_ENV: asked},
+            env={**os.environ, placement.GENERATOR_PRIORITY_ENV: asked},
             timeout=60,
         )
-        assert out.stdout.split() == [str(expected)] * 2, out.stderr  # never lowers it
-    bad = run_cli("run", "scenario", "nothing.yaml", env={placement.GENERATOR_NICE_ENV: "fast"})
+        lines = out.stdout.splitlines()
+        assert lines[0] == got, out.stderr
+    child = subprocess.run(
+        ["chrt", "-p", str(os.getpid())], capture_output=True, text=True
+    ).stdout  # this test process: never changed by the probes
+    assert "SCHED_OTHER" in child
+    bad = run_cli("run", "scenario", "x.yaml", env={placement.GENERATOR_PRIORITY_ENV: "fast"})
     assert bad.returncode == 2
-    expected_line = "slakit: SLAKIT_GENERATOR_NICE: expected a niceness (-20..19), got 'fast'"
-    assert bad.stderr.splitlines() == [expected_line]
+    assert bad.stderr.splitlines() == [
+        "slakit: SLAKIT_GENERATOR_PRIORITY: expected one of realtime, nice, default, got 'fast'"
+    ]
+
+
+def test_what_the_realtime_generator_starts_runs_as_an_ordinary_process(tmp_path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import subprocess\nfrom slakit.stack.placement import prioritise_generator\n"
+        "prioritise_generator()\n"
+        "print(subprocess.run(['sh', '-c', 'chrt -p $$'], capture_output=True, text=True).stdout)"
+    )
+    out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=60)
+    assert "SCHED_OTHER" in out.stdout and "SCHED_RR" not in out.stdout, out.stdout + out.stderr
