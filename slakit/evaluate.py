@@ -160,6 +160,24 @@ def _pct(values: pd.Series, q: float) -> float | None:
     return float(values.quantile(q)) if len(values) else None
 
 
+def _input_tokens(frame: pd.DataFrame) -> dict:
+    """Requested vs counted prompt tokens (KindSummary's `tokens_in_*`): means over the
+    successful requests with both counts, and how the prompts were sized."""
+    sized_by = ", ".join(sorted(frame["tokens_in_sized_by"].dropna().unique()))
+    summary = {"tokens_in_sized_by": sized_by or None}
+    both = _ok(frame).dropna(subset=["tokens_in_requested", "tokens_in"])
+    if both.empty:
+        return summary
+    requested = both["tokens_in_requested"].astype(float)
+    actual = both["tokens_in"].astype(float)
+    return {
+        **summary,
+        "tokens_in_requested_mean": float(requested.mean()),
+        "tokens_in_actual_mean": float(actual.mean()),
+        "tokens_in_mismatched": int((requested != actual).sum()),
+    }
+
+
 def summarise(frame: pd.DataFrame, window: EvalWindow) -> KindSummary:
     ok = _ok(frame)
     ttft = ok["ttft_s"].dropna().astype(float)
@@ -182,6 +200,7 @@ def summarise(frame: pd.DataFrame, window: EvalWindow) -> KindSummary:
         itl_p99=_pct(itl, 0.99),
         output_tokens_per_s=float(tokens.sum()) / window.seconds if len(tokens) else None,
         errors_by_class={str(k): int(v) for k, v in frame["error"].value_counts().items()},
+        **_input_tokens(frame),
     )
 
 

@@ -208,9 +208,18 @@ class LlmKind(_Kind):
     kind: Literal["chat", "completions"]
     stream: bool = True
     prompt: PromptSource = PromptSource()
-    input_tokens: Tokens = 64
+    input_tokens: Tokens = Field(
+        64,
+        description="prompt length in the served model's tokens (corpus prompts): sized "
+        "with the server's /tokenize, else with `tokenizer`, else in corpus words",
+    )
     output_tokens: Tokens = 32
     ignore_eos: bool = True
+    tokenizer: Path | None = Field(
+        None,
+        description="the served model's HuggingFace tokenizer directory, to size corpus "
+        "prompts when the server has no /tokenize (needs `transformers`)",
+    )
 
 
 class RagKind(_Kind):

@@ -22,6 +22,7 @@ from geventhttpclient.response import HTTPConnectionClosed
 
 from slakit.load.prompts import draw_tokens, make_prompt, search_query
 from slakit.load.samples import Sample
+from slakit.load.sizing import chat_messages, prompt_pool
 from slakit.scenario import EsBulkKind, EsSearchKind, LlmKind, PromptSource, RagKind
 from slakit.sse import DONE, SSEDecoder, token_piece
 from slakit.target import ResolvedTarget
@@ -237,11 +238,15 @@ def _send(client, sample: Sample, url: str, headers: dict, timeout_s: float, rea
 
 
 def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> Executor:
+    """Sizes the kind's prompts now, before any request is timed (`sizing.prompt_pool`
+    asks the target's tokenizer), then draws one per request."""
     path = "/v1/chat/completions" if spec.kind == "chat" else "/v1/completions"
     url = f"{target.openai}{path}"
+    prompts = prompt_pool(spec, target, seed=rng.getrandbits(32))
 
     def execute(client, sample: Sample, timeout_s: float) -> None:
-        prompt = make_prompt(spec.prompt, draw_tokens(spec.input_tokens, rng), rng)
+        prompt, sample.tokens_in_requested = prompts.draw(rng)
+        sample.tokens_in_sized_by = prompts.sized_by
         body = {
             "model": target.model,
             "max_tokens": draw_tokens(spec.output_tokens, rng),
@@ -251,7 +256,7 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
         if spec.stream:
             body["stream_options"] = {"include_usage": True}
         if spec.kind == "chat":
-            body["messages"] = [{"role": "user", "content": prompt}]
+            body["messages"] = chat_messages(prompt)
         else:
             body["prompt"] = prompt
         _send(

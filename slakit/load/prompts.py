@@ -1,8 +1,8 @@
 """What the load sends: prompts for LLM kinds and queries for search kinds.
 
-Token lengths are approximate on the way out (one corpus word per requested token); the
-report uses the server's own `usage` counts wherever the server sends them. The files a
-workload names are checked before any load (`check_sources`).
+Here a corpus prompt is one corpus word per requested token; `slakit.load.sizing` makes
+LLM prompts exact in the served model's tokens wherever the target or the scenario can
+count them. The files a workload names are checked before any load (`check_sources`).
 """
 
 from __future__ import annotations
@@ -43,13 +43,21 @@ def check_sources(scenario: Scenario) -> None:
         raise InputError(*problems)
 
 
-def _files(kind: RequestKind) -> Iterator[tuple[str, Callable[[], tuple[str, ...]]]]:
-    """(`file:line: field` naming the file, its reader) for each file `kind` draws from."""
+def _files(kind: RequestKind) -> Iterator[tuple[str, Callable[[], object]]]:
+    """(`file:line: field` naming the file, its reader) for each file `kind` reads."""
     for source in (getattr(kind, "prompt", None), getattr(kind, "queries", None)):
         if isinstance(source, PromptSource) and source.source == "jsonl":
             yield source.where("path"), functools.partial(_jsonl, source.path)
         elif isinstance(source, Path):
             yield kind.where("queries"), functools.partial(_query_file, source)
+    if tokenizer := getattr(kind, "tokenizer", None):
+        yield kind.where("tokenizer"), functools.partial(_tokenizer_dir, tokenizer)
+
+
+def _tokenizer_dir(path: Path) -> None:
+    """A tokenizer is read only if the server cannot count, but a wrong path is wrong now."""
+    if not path.is_dir():
+        raise InputError(f"{path}: not a directory (expected a HuggingFace tokenizer directory)")
 
 
 @functools.cache
@@ -75,22 +83,38 @@ def warm_prompt_sources() -> None:
     _query_terms()
 
 
+NORMAL_REACH_SD = 4
+"""A normal length is drawn within this many standard deviations of its mean (beyond:
+6 in 100,000 draws), so its lengths can all be sized before the load."""
+
+
+def token_lengths(spec: int | Distribution) -> range:
+    """Every token count `draw_tokens` can give for `spec`."""
+    if isinstance(spec, int):
+        return range(spec, spec + 1)
+    if spec.dist == "uniform":
+        return range(spec.min, spec.max + 1)
+    reach = NORMAL_REACH_SD * spec.stddev
+    low = max(spec.min or 1, round(spec.mean - reach))
+    high = max(low, round(spec.mean + reach))
+    if spec.max is not None:  # `max` wins over `min`, as a clamp to both in turn does
+        high = min(spec.max, high)
+        low = min(low, high)
+    return range(low, high + 1)
+
+
 def draw_tokens(spec: int | Distribution, rng: random.Random) -> int:
-    """A token count from a fixed value or a distribution (at least 1)."""
+    """A token count from a fixed value or a distribution, within `token_lengths`."""
     if isinstance(spec, int):
         return spec
     if spec.dist == "uniform":
         return rng.randint(spec.min, spec.max)
-    value = round(rng.gauss(spec.mean, spec.stddev))
-    if spec.min is not None:
-        value = max(spec.min, value)
-    if spec.max is not None:
-        value = min(spec.max, value)
-    return max(1, value)
+    lengths = token_lengths(spec)
+    return min(max(round(rng.gauss(spec.mean, spec.stddev)), lengths.start), lengths.stop - 1)
 
 
 def make_prompt(source: PromptSource, tokens: int, rng: random.Random) -> str:
-    """A prompt of about `tokens` words from the configured source."""
+    """A prompt from the configured source: for the corpus, `tokens` consecutive words."""
     if source.source == "text":
         return source.text
     if source.source == "jsonl":

@@ -31,7 +31,9 @@ class Sample:
     cut_reason: str | None = None  # why the run ended with this request in flight (CUT)
     ttft_s: float | None = None
     itl_s: list[float] = field(default_factory=list)  # gaps between token arrivals
-    tokens_in: int | None = None
+    tokens_in: int | None = None  # as the server counted them (usage.prompt_tokens)
+    tokens_in_requested: int | None = None  # what the prompt was sized to; None: not sized
+    tokens_in_sized_by: str | None = None  # server | tokenizer | words (slakit.load.sizing)
     tokens_out: int | None = None
     late_s: float = 0.0  # open loop: how far behind its scheduled start it went out
     trace_id: str = ""
@@ -80,6 +82,8 @@ COLUMNS = [
     "ttft_s",
     "itl_s",
     "tokens_in",
+    "tokens_in_requested",
+    "tokens_in_sized_by",
     "tokens_out",
     "late_s",
     "trace_id",

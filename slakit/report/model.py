@@ -54,6 +54,13 @@ class KindSummary(BaseModel):
     itl_p99: float | None = None
     output_tokens_per_s: float | None = None
     errors_by_class: dict[str, int] = Field(default_factory=dict)
+    # Prompt tokens asked for (`input_tokens`) vs counted by the server (usage), means over
+    # the successful requests with both; how the prompts were sized (server | tokenizer |
+    # words, comma-joined when kinds differ); words are approximate by nature.
+    tokens_in_requested_mean: float | None = None
+    tokens_in_actual_mean: float | None = None
+    tokens_in_mismatched: int = 0  # requests the server counted otherwise than asked
+    tokens_in_sized_by: str | None = None
 
 
 class Point(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slakit.load import LATE_S
+from slakit.load.sizing import WORDS
 from slakit.report.formatting import (
     MISSING,
     fmt_change,
@@ -91,6 +92,9 @@ _KIND_COLUMNS = [
 ]
 
 
+INPUT_TOKENS_HEADER = "Input tokens (asked → counted)"
+
+
 def _kind_row(name: str, kind: KindSummary) -> list[str]:
     cells = [name]
     for _, dimension, attr in _KIND_COLUMNS:
@@ -99,12 +103,30 @@ def _kind_row(name: str, kind: KindSummary) -> list[str]:
     return cells
 
 
+def input_tokens_text(kind: KindSummary) -> str:
+    """`64 → 64 (server)`: mean prompt tokens asked for and counted by the server, and how
+    the prompts were sized; sized in words, the counts are not expected to agree."""
+    if kind.tokens_in_requested_mean is None:
+        return MISSING
+    how = kind.tokens_in_sized_by or "unknown"
+    if WORDS in how:
+        how += ": approximate"
+    elif kind.tokens_in_mismatched:
+        how += f", {kind.tokens_in_mismatched:,} differ"
+    return f"{kind.tokens_in_requested_mean:.4g} → {kind.tokens_in_actual_mean:.4g} ({how})"
+
+
 def kind_table(kinds: dict[str, KindSummary]) -> Table:
-    """Per request kind, `all` first: the headline numbers a reader scans for."""
+    """Per request kind, `all` first: the headline numbers a reader scans for; the input
+    tokens column only when some kind's prompts were sized."""
     order = sorted(kinds, key=lambda name: (name != "all", name))
-    return Table(
-        ["Kind", *(c[0] for c in _KIND_COLUMNS)], [_kind_row(name, kinds[name]) for name in order]
-    )
+    headers = ["Kind", *(c[0] for c in _KIND_COLUMNS)]
+    rows = [_kind_row(name, kinds[name]) for name in order]
+    if any(kind.tokens_in_requested_mean is not None for kind in kinds.values()):
+        headers.append(INPUT_TOKENS_HEADER)
+        for name, row in zip(order, rows, strict=True):
+            row.append(input_tokens_text(kinds[name]))
+    return Table(headers, rows)
 
 
 def sweep_table(report: Report) -> Table:

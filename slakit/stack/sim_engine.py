@@ -9,6 +9,8 @@ updated from what it actually serves. Everything else is made up:
   the prompt; there is no EOS, so every request finishes with `length` and `ignore_eos`
   changes nothing.
 - Prompt tokens are whitespace-separated words: an approximation of any real tokenizer.
+  `/tokenize` and `/detokenize` (vLLM's fields) count and number them the same way, so
+  a prompt sized with them gets exactly that `usage.prompt_tokens`; chat adds no template.
 - Timing is `ttft_ms` before the first token and `token_delay_ms` between tokens, slept,
   not computed. At most `max_num_seqs` requests run at once; the rest wait (queue time).
 - KV-cache usage is the tokens held by running requests over max_num_seqs * max_model_len.
@@ -46,6 +48,40 @@ WORDS = (
     "orbit pylon quartz ripple signal tundra umber vector willow xenon yonder zephyr "
     "amber basil cinder dune echo flint grove haze indigo juniper kite lotus"
 ).split()
+
+
+MAX_VOCABULARY = 1 << 17
+"""Distinct words /tokenize numbers; later new words share UNKNOWN's id (counts still hold)."""
+UNKNOWN = "<unk>"
+
+
+def _prompt_words(prompt: str) -> list[str]:
+    """The simulator's prompt tokens: what `usage.prompt_tokens` and /tokenize count."""
+    return prompt.split()
+
+
+class _Vocabulary:
+    """Token ids for /tokenize and /detokenize: one per word, given out as words are first
+    seen. Detokenized ids are words joined by spaces, which count as as many tokens."""
+
+    def __init__(self) -> None:
+        self._words = [UNKNOWN]
+        self._ids = {UNKNOWN: 0}
+
+    def encode(self, prompt: str) -> list[int]:
+        return [self._id(word) for word in _prompt_words(prompt)]
+
+    def _id(self, word: str) -> int:
+        if word not in self._ids and len(self._words) < MAX_VOCABULARY:
+            self._ids[word] = len(self._words)
+            self._words.append(word)
+        return self._ids.get(word, 0)
+
+    def decode(self, ids: object) -> str:
+        known = range(len(self._words))
+        if not isinstance(ids, list) or not all(type(i) is int and i in known for i in ids):
+            raise ValueError(f"`tokens` must be a list of token ids below {len(self._words)}")
+        return " ".join(self._words[i] for i in ids)
 
 
 @dataclass(frozen=True)
@@ -165,6 +201,13 @@ def _prompt_of(body: dict, chat: bool) -> str:
     return "\n".join(parts)
 
 
+def _unknown_model(body: dict, model_name: str) -> JSONResponse | None:
+    """vLLM's 404 for a model it does not serve; None when the body names none or ours."""
+    if body.get("model") in (None, model_name):
+        return None
+    return error_response(404, "NotFoundError", f"The model `{body['model']}` does not exist.")
+
+
 class _Shape:
     """vLLM's JSON shapes for one request, chat or text completion."""
 
@@ -274,10 +317,9 @@ def create_app(
                 raise ValueError("max_tokens must be at least 1")
         except (ValueError, TypeError, AttributeError) as exc:
             return error_response(400, "BadRequestError", str(exc))
-        if body.get("model", model_name) != model_name:
-            message = f"The model `{body['model']}` does not exist."
-            return error_response(404, "NotFoundError", message)
-        job = engine.admit(prompt, len(prompt.split()), max_tokens)
+        if unknown := _unknown_model(body, model_name):
+            return unknown
+        job = engine.admit(prompt, len(_prompt_words(prompt)), max_tokens)
         if isinstance(job, Response):
             return job
         shape = _Shape(chat, model_name)
@@ -289,6 +331,31 @@ def create_app(
         async with contextlib.aclosing(engine.tokens(job)) as tokens:
             text = "".join([t async for t in tokens])
         return JSONResponse(shape.full(text, _usage(job.prompt_tokens, len(job.words))))
+
+    vocabulary = _Vocabulary()
+
+    @app.post("/tokenize")
+    async def tokenize(request: Request) -> Response:
+        """A prompt or messages, counted as `usage.prompt_tokens` counts them."""
+        try:
+            body = json.loads(await request.body())
+            prompt = _prompt_of(body, chat="messages" in body)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return error_response(400, "BadRequestError", str(exc))
+        if unknown := _unknown_model(body, model_name):
+            return unknown
+        tokens = vocabulary.encode(prompt)
+        answer = {"count": len(tokens), "max_model_len": max_model_len, "tokens": tokens}
+        return JSONResponse({**answer, "token_strs": None})
+
+    @app.post("/detokenize")
+    async def detokenize(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+            prompt = vocabulary.decode(body.get("tokens"))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return error_response(400, "BadRequestError", str(exc))
+        return _unknown_model(body, model_name) or JSONResponse({"prompt": prompt})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:

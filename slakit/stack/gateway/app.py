@@ -51,6 +51,9 @@ from slakit.stack.gateway.upstream import StreamTap
 from slakit.stack.openai_errors import error_body, error_response
 
 EVENT_STREAM = "text/event-stream"
+ROUTE_MODELS = "/v1/models"
+ROUTE_TOKENIZE = "/tokenize"  # vLLM's, outside /v1
+ROUTE_DETOKENIZE = "/detokenize"
 
 
 class RagQuery(BaseModel):
@@ -154,6 +157,27 @@ class _Gateway:
         if denied is not None:
             self.metrics.reject(route, denied.status_code)
         return denied
+
+    async def forward(self, request: Request, route: str) -> Response:
+        """A small request passed to the engine as it came (after auth and rate limit), and
+        the engine's answer passed back as it is."""
+        if denied := self.admit(request, route):
+            return denied
+        kind = request.headers.get("content-type")
+        try:
+            upstream = await self.client.request(
+                request.method,
+                route,
+                content=await request.body(),
+                headers={"content-type": kind} if kind else {},
+            )
+        except httpx.HTTPError as exc:
+            return error_response(
+                STATUS_ENGINE_FAILED, "BadGatewayError", f"engine unreachable: {type(exc).__name__}"
+            )
+        return Response(
+            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
+        )
 
     async def open_engine(self, path: str, content: bytes, headers: dict) -> httpx.Response:
         request = self.client.build_request("POST", path, content=content, headers=headers)
@@ -342,7 +366,7 @@ class _Gateway:
 
     async def _engine_state(self) -> str:
         try:
-            r = await self.client.get("/v1/models", timeout=self.settings.ready_timeout_s)
+            r = await self.client.get(ROUTE_MODELS, timeout=self.settings.ready_timeout_s)
         except httpx.HTTPError as exc:
             return f"unreachable: {type(exc).__name__}"
         return "ok" if r.status_code == 200 else f"/v1/models answered HTTP {r.status_code}"
@@ -374,20 +398,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def ready() -> JSONResponse:
         return await gw.ready()
 
-    @app.get("/v1/models")
+    @app.get(ROUTE_MODELS)
     async def models(request: Request) -> Response:
         """The engine's model list, so the gateway is a complete OpenAI-compatible base URL."""
-        if denied := gw.admit(request, "/v1/models"):
-            return denied
-        try:
-            upstream = await gw.client.get("/v1/models")
-        except httpx.HTTPError as exc:
-            return error_response(
-                STATUS_ENGINE_FAILED, "BadGatewayError", f"engine unreachable: {type(exc).__name__}"
-            )
-        return Response(
-            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
-        )
+        return await gw.forward(request, ROUTE_MODELS)
+
+    @app.post(ROUTE_TOKENIZE)
+    async def tokenize(request: Request) -> Response:
+        """The engine's token count, so a client can size prompts in the served model's
+        tokens through the gateway (slakit does, before its load)."""
+        return await gw.forward(request, ROUTE_TOKENIZE)
+
+    @app.post(ROUTE_DETOKENIZE)
+    async def detokenize(request: Request) -> Response:
+        return await gw.forward(request, ROUTE_DETOKENIZE)
 
     @app.get("/metrics")
     async def metrics() -> Response:
