@@ -20,6 +20,7 @@ per kind, `MAX_SIZING_S` seconds.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -45,7 +46,9 @@ MAX_PROMPTS_PER_LENGTH = 64
 MAX_SIZING_S = 120.0
 """Sizing one kind's prompts takes at most this long."""
 CALL_TIMEOUT_S = 10.0
-"""One /tokenize or /detokenize call."""
+"""Silence tolerated within one /tokenize or /detokenize call."""
+MAX_ANSWER_BYTES = 8 << 20
+"""Largest /tokenize or /detokenize answer read (2,048 token ids are about 10 KB)."""
 MAX_REFITS = 4
 """Times one corpus window's cut is moved to reach the exact count before another is tried."""
 SPARE_WINDOWS = 8
@@ -80,11 +83,12 @@ class _Server:
     special tokens /v1/completions adds (`add_special_tokens` defaults to true), messages
     the chat template /v1/chat/completions applies (`add_generation_prompt` true)."""
 
-    def __init__(self, target: ResolvedTarget, where: str) -> None:
+    def __init__(self, target: ResolvedTarget, where: str, deadline: float) -> None:
         headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
         self._client = httpx.Client(base_url=target.openai, headers=headers, timeout=CALL_TIMEOUT_S)
         self._model = target.model
         self._where = where
+        self._deadline = deadline
         self.max_len: int | None = None
 
     def probe(self) -> bool:
@@ -92,7 +96,8 @@ class _Server:
         answer = self._post("/tokenize", {"prompt": ""}, missing_ok=True)
         if answer is None:
             return False
-        self.max_len = answer.get("max_model_len")
+        max_len = answer.get("max_model_len")
+        self.max_len = max_len if isinstance(max_len, int) else None
         return True
 
     def ids(self, text: str) -> list[int]:
@@ -116,21 +121,34 @@ class _Server:
 
     def _post(self, path: str, body: dict, missing_ok: bool = False) -> dict | None:
         try:
-            response = self._client.post(path, json={"model": self._model, **body})
+            with self._client.stream("POST", path, json={"model": self._model, **body}) as r:
+                status, content = r.status_code, self._read(r, path)
         except httpx.HTTPError as exc:
             raise self._problem(f"POST {path} failed: {type(exc).__name__}") from None
-        if missing_ok and response.status_code in NO_TOKENIZE:
+        if missing_ok and status in NO_TOKENIZE:
             return None
-        if response.status_code != 200:
-            said = safe_text(response.text[:200])
-            raise self._problem(f"POST {path} answered HTTP {response.status_code}: {said}")
+        if status != 200:
+            said = safe_text(content[:200].decode(errors="replace"))
+            raise self._problem(f"POST {path} answered HTTP {status}: {said}")
         try:
-            answer = response.json()
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
             raise self._problem(f"POST {path} answered something other than a JSON object")
         return answer
+
+    def _read(self, response: httpx.Response, path: str) -> bytes:
+        """The body, within MAX_ANSWER_BYTES and the sizing deadline: a target that trickles
+        or floods its answer must not hold the run before it starts."""
+        content = bytearray()
+        for chunk in response.iter_bytes():
+            content += chunk
+            if len(content) > MAX_ANSWER_BYTES:
+                raise self._problem(f"POST {path} answered more than {MAX_ANSWER_BYTES:,} bytes")
+            if time.monotonic() > self._deadline:
+                raise _too_slow(self._where)
+        return bytes(content)
 
     def _problem(self, what: str) -> InputError:
         return InputError(f"{self._where}: sizing prompts in the server's tokens: {what}")
@@ -204,16 +222,21 @@ def prompt_pool(spec: LlmKind, target: ResolvedTarget, seed: int) -> PromptPool:
 def _build(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> PromptPool:
     if spec.prompt.source != "corpus":
         return PromptPool(spec.prompt, spec.input_tokens, None)
-    with contextlib.closing(_Server(target, spec.where("input_tokens"))) as server:
+    deadline = time.monotonic() + MAX_SIZING_S
+    with contextlib.closing(_Server(target, spec.where("input_tokens"), deadline)) as server:
         if server.probe():
-            return PromptPool(spec.prompt, spec.input_tokens, SERVER, _exact(server, spec, rng))
+            exact = _exact(server, spec, rng, deadline)
+            return PromptPool(spec.prompt, spec.input_tokens, SERVER, exact)
     if spec.tokenizer is not None:
         local = _Local(spec.tokenizer, spec.where("tokenizer"))
-        return PromptPool(spec.prompt, spec.input_tokens, TOKENIZER, _exact(local, spec, rng))
+        exact = _exact(local, spec, rng, deadline)
+        return PromptPool(spec.prompt, spec.input_tokens, TOKENIZER, exact)
     return PromptPool(spec.prompt, spec.input_tokens, WORDS)
 
 
-def _exact(counter: _Counter, spec: LlmKind, rng: random.Random) -> dict[int, tuple[str, ...]]:
+def _exact(
+    counter: _Counter, spec: LlmKind, rng: random.Random, deadline: float
+) -> dict[int, tuple[str, ...]]:
     """Prompts for every length the kind can draw, by length, each counted exact."""
     where = spec.where("input_tokens")
     chat = spec.kind == "chat"
@@ -221,7 +244,6 @@ def _exact(counter: _Counter, spec: LlmKind, rng: random.Random) -> dict[int, tu
     overhead = counter.count("", chat)
     _check_lengths(lengths, overhead, counter.max_len, chat, where)
     per_length = max(1, min(MAX_PROMPTS_PER_LENGTH, MAX_POOL_PROMPTS // len(lengths)))
-    deadline = time.monotonic() + MAX_SIZING_S
     exact = {}
     for tokens in lengths:
         found: list[str] = []
@@ -229,7 +251,7 @@ def _exact(counter: _Counter, spec: LlmKind, rng: random.Random) -> dict[int, tu
             if len(found) == per_length:
                 break
             if time.monotonic() > deadline:
-                raise InputError(f"{where}: sizing prompts took longer than {MAX_SIZING_S:g} s")
+                raise _too_slow(where)
             window = counter.ids(make_prompt(_CORPUS, tokens + SPARE_WORDS, rng))
             if (text := _fit(counter, chat, window, tokens, overhead)) is not None:
                 found.append(text)
@@ -237,6 +259,10 @@ def _exact(counter: _Counter, spec: LlmKind, rng: random.Random) -> dict[int, tu
             raise InputError(f"{where}: no corpus prompt counts exactly {tokens} tokens")
         exact[tokens] = tuple(found)
     return exact
+
+
+def _too_slow(where: str) -> InputError:
+    return InputError(f"{where}: sizing prompts took longer than {MAX_SIZING_S:g} s")
 
 
 def _check_lengths(

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from slakit.errors import InputError
 from slakit.load import sizing
@@ -182,6 +184,17 @@ def test_lengths_no_prompt_can_have_are_one_clear_line(no_tokenize, tiny_tokeniz
     assert refusal(short, no_tokenize) == (
         "input_tokens: 10 tokens: the chat template alone take 15; a prompt has at least 16"
     )
+
+
+def test_an_answer_past_its_bound_is_refused_not_read():
+    async def flood(request):
+        return Response(b"[" + b"0," * sizing.MAX_ANSWER_BYTES + b"0]")
+
+    with serve_in_thread(Starlette(routes=[Route("/tokenize", flood, methods=["POST"])])) as url:
+        assert refusal(kind("completions", 64), url) == (
+            "input_tokens: sizing prompts in the server's tokens: POST /tokenize answered "
+            f"more than {sizing.MAX_ANSWER_BYTES:,} bytes"
+        )
 
 
 def test_a_server_that_fails_to_tokenize_is_named():
