@@ -201,6 +201,9 @@ def run_scenario_cmd(
         path, out_dir, baseline_path=baseline, target_file=target, wire_check=wire_check
     )
     _print_verdict(report)
+    measured = report.measurement
+    if measured and measured.verdict:
+        out.print(f"  measurement error: {measured.verdict}: {_inert(measured.detail)}")
     print(f"reports: {run_dir}/ (report.html, summary.md, junit.xml, report.json)")
     raise typer.Exit(report.exit_code)
 

@@ -135,6 +135,8 @@ class MeasurementError(BaseModel):
     matched: int
     unmatched_samples: int  # no wire request carried their trace: never sent, or not captured
     unmatched_wire: int  # wire requests no sample claims (no traceparent, or an unknown one)
+    unmatched_wire_by_path: dict[str, int] = Field(default_factory=dict)
+    """Those by `METHOD path`: what else the run sent, e.g. the prompt sizing's /tokenize."""
     relayed: int  # later wire requests of a trace already seen: a proxy passing it on
     itl_mismatched: int  # matched requests whose client and wire token counts differ
     errors: dict[str, ErrorStats]  # by SLI name: ttft, itl, tpot, latency

@@ -298,7 +298,8 @@ def measurement_lines(measurement: MeasurementReport, slos: list[SloResult]) -> 
         f"Client minus wire (positive: the client saw it later than the bytes crossed "
         f"loopback), over {error.matched:,} requests matched by {error.matched_by}; "
         f"{error.unmatched_samples:,} samples not found on the wire, "
-        f"{error.unmatched_wire:,} wire requests no sample claims, {error.relayed:,} relayed."
+        f"{error.unmatched_wire:,} wire requests no sample claims{_by_path(error)}, "
+        f"{error.relayed:,} relayed."
     )
     if error.itl_mismatched:
         lines.append(
@@ -313,6 +314,12 @@ def measurement_lines(measurement: MeasurementReport, slos: list[SloResult]) -> 
     )
     lines.append(_changed_text(measurement, slos))
     return lines
+
+
+def _by_path(error: MeasurementError) -> str:
+    """` (POST /tokenize 390, ...)`: what the unclaimed wire requests were, most first."""
+    counts = sorted(error.unmatched_wire_by_path.items(), key=lambda item: -item[1])
+    return f" ({', '.join(f'{path} {n:,}' for path, n in counts)})" if counts else ""
 
 
 def _changed_text(measurement: MeasurementReport, slos: list[SloResult]) -> str:

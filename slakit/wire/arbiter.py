@@ -10,6 +10,7 @@ succeeded for the client and were matched on the wire.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -68,9 +69,11 @@ def arbitrate(
     frame = samples if isinstance(samples, pd.DataFrame) else pd.DataFrame(samples)
     frame = frame.reindex(columns=list(dict.fromkeys([*COLUMNS, *frame.columns])))
     if matched_by == "trace":
-        pairs, relayed = _by_trace(frame, exchanges)
+        pairs, relays = _by_trace(frame, exchanges)
     else:
-        pairs, relayed = _by_order(frame, exchanges), 0
+        pairs, relays = _by_order(frame, exchanges), []
+    accounted = {id(e) for _, e in pairs} | {id(e) for e in relays}
+    unmatched = [e for e in exchanges if id(e) not in accounted]
     wire = _wire_frame(frame, pairs)
     both = wire["wire_matched"] & frame["error"].isna()
     client, onwire = frame[both], wire[both]
@@ -83,8 +86,9 @@ def arbitrate(
         matched_by=matched_by,
         matched=len(pairs),
         unmatched_samples=len(frame) - len(pairs),
-        unmatched_wire=len(exchanges) - len(pairs) - relayed,
-        relayed=relayed,
+        unmatched_wire=len(unmatched),
+        unmatched_wire_by_path=dict(Counter(f"{e.method} {_path(e)}" for e in unmatched)),
+        relayed=len(relays),
         itl_mismatched=mismatched,
         errors=errors,
         send_delay=error_stats(wire["send_delay_s"]),
@@ -92,18 +96,23 @@ def arbitrate(
     return WireCheck(error, wire)
 
 
-def _by_trace(frame: pd.DataFrame, exchanges: list[Exchange]) -> tuple[list, int]:
-    """(sample label, exchange) pairs by trace id, and how many exchanges were relays."""
+def _by_trace(frame: pd.DataFrame, exchanges: list[Exchange]) -> tuple[list, list[Exchange]]:
+    """(sample label, exchange) pairs by trace id, and the exchanges that were relays."""
     first: dict[str, Exchange] = {}
-    relayed = 0
+    relays = []
     for exchange in sorted(exchanges, key=lambda e: e.sent_first):
         trace = exchange.trace_id
         if trace in first:
-            relayed += 1
+            relays.append(exchange)
         elif trace:
             first[trace] = exchange
     rows = {trace: label for label, trace in frame["trace_id"].items() if isinstance(trace, str)}
-    return [(rows[trace], ex) for trace, ex in first.items() if trace in rows], relayed
+    return [(rows[trace], ex) for trace, ex in first.items() if trace in rows], relays
+
+
+def _path(exchange: Exchange) -> str:
+    """The request's path without its query, which may vary per request."""
+    return exchange.path.split("?", 1)[0]
 
 
 def _by_order(frame: pd.DataFrame, exchanges: list[Exchange]) -> list:
