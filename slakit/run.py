@@ -84,8 +84,7 @@ def run_scenario(
     """`wire_check`: capture the load's own traffic on loopback and report the client's
     measurement error against it (`slakit.wire.check`)."""
     scenario = load_scenario(path)
-    if wire_check:
-        refuse_unsupported(scenario)
+    refuse_unsupported(scenario, wire_check)
     check_sources(scenario)
     baseline = verified_report(baseline_path) if baseline_path else None
     target, stack_cfg, started_stack = resolve_target(scenario, target_file)

@@ -19,12 +19,20 @@ from slakit.wire.capture import Capture, loopback_ports
 from slakit.wire.http import read_exchanges
 
 
-def refuse_unsupported(scenario: Scenario) -> None:
+def refuse_unsupported(scenario: Scenario, wire_check: bool) -> None:
     """A sweep judges each step on its own and its capacity across them: one capture
-    cannot say which verdicts of which step would change, so it is refused up front."""
-    if scenario.load.sweep:
+    cannot say which verdicts of which step would change on wire times, so a sweep takes
+    neither `--wire-check` nor a bound that only a wire check could hold."""
+    if not scenario.load.sweep:
+        return
+    if wire_check:
         raise InputError(
             "--wire-check: a sweep cannot be checked; check one of its rates as `load.rate`"
+        )
+    if scenario.gate.max_measurement_error is not None:
+        raise InputError(
+            f"{scenario.gate.where('max_measurement_error')}: a sweep cannot be wire-checked; "
+            "bound a run at one of its rates (`load.rate`)"
         )
 
 

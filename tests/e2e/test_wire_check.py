@@ -200,12 +200,13 @@ def test_a_generator_stalled_by_a_cpu_hog_shows_the_stall_and_fails(tmp_path: Pa
     assert case.find("failure").get("message") == measurement["detail"]
 
 
-def test_a_distributed_run_is_checked_across_its_workers(tmp_path: Path) -> None:
+def test_a_closed_loop_distributed_run_is_checked_across_its_workers(tmp_path: Path) -> None:
+    users = {"stages": [{"users": 4, "spawn_rate": 4, "duration": "6s"}], "think_time": "100ms"}
     with sim_engine("--ttft-ms", "20", "--token-delay-ms", "5") as url:
         scenario, target = _scenario(
             tmp_path,
             url,
-            load={"rate": {"rps": 8, "duration": "6s"}, "distributed": {"workers": 2}},
+            load={"users": users, "distributed": {"workers": 2}},
             gate={"min_samples": 10},
         )
         r = _run(scenario, target, tmp_path / "out")
@@ -217,13 +218,19 @@ def test_a_distributed_run_is_checked_across_its_workers(tmp_path: Path) -> None
     assert measurement["verdict"] is None  # no bound: the check only reports
 
 
-def test_a_sweep_refuses_the_wire_check_in_one_line(tmp_path: Path) -> None:
+def test_a_sweep_refuses_the_wire_check_and_its_bound_in_one_line(tmp_path: Path) -> None:
     sweep = {"sweep": {"rates": [1, 2], "step_duration": "5s"}}
     scenario, target = _scenario(tmp_path, "http://127.0.0.1:9", load=sweep)
     r = _run(scenario, target, tmp_path / "out")
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.splitlines() == [
         "slakit: --wire-check: a sweep cannot be checked; check one of its rates as `load.rate`"
+    ]
+    r = run_cli("run", "scenario", str(scenario), "--target", str(target))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == [
+        f"slakit: {scenario}:17: gate.max_measurement_error: a sweep cannot be wire-checked; "
+        "bound a run at one of its rates (`load.rate`)"
     ]
 
 
