@@ -55,7 +55,7 @@ def judge_measurement(
     against `slos`) and the verdict of the scenario's bound `bound_s`; None when the run
     was not checked and the scenario sets no bound.
 
-    A bound the run did not check (no `--wire-check`, or a sweep) is inconclusive, not a
+    A bound the run did not check (no `--wire-check`) is inconclusive, not a
     pass and not a plain fail: nothing says the numbers are within it, as with too few
     samples, so it fails the run under the default `gate.inconclusive_fails` and is only
     a note where the scenario lets inconclusive results through."""
@@ -76,7 +76,7 @@ def changed_verdicts(slos: list[SloResult], wire_slos: list[SloResult]) -> list[
     return [s.name for s in slos if on_wire.get(s.name, s.verdict) != s.verdict]
 
 
-def largest_error(error: MeasurementError) -> tuple[str, float] | None:
+def _largest_error(error: MeasurementError) -> tuple[str, float] | None:
     """(SLI, p99 of |client - wire|) of the SLI furthest from the wire; None if none matched."""
     sizes = [(sli, s.abs_p99_s) for sli, s in error.errors.items() if s.abs_p99_s is not None]
     return max(sizes, key=lambda pair: pair[1]) if sizes else None
@@ -90,7 +90,7 @@ def _bound_verdict(
     bound = fmt_value(bound_s, "seconds")
     if error is None:
         return "inconclusive", f"{BOUND} {bound} was not checked: run with --wire-check"
-    worst = largest_error(error)
+    worst = _largest_error(error)
     if worst is None:
         return "inconclusive", f"{BOUND} {bound}: no successful request was matched on the wire"
     sli, size = worst

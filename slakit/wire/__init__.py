@@ -9,6 +9,8 @@ request tells how far the client's numbers are from the truth:
     result = arbitrate(read_samples(run_dir), read_exchanges(capture.paths))
     result.error  # MeasurementError: client minus wire per SLI, send delay, counts
     result.wire   # the samples with wire timings, for judging the SLOs on the wire
+
+`slakit.wire.check` does this for `slakit run scenario --wire-check`.
 """
 
 from slakit.wire.arbiter import ErrorStats, MeasurementError, WireCheck, arbitrate

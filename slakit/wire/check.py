@@ -49,8 +49,8 @@ def measure(
     the capture, and the scenario's client-side SLOs judged again on wire times.
 
     The wire frame keeps each sample's own start for choosing the window, so both
-    judgements cover the same requests; samples not found on the wire keep their client
-    times, so they cannot change a verdict."""
+    judgements cover the same requests; samples not found on the wire count with their
+    client times."""
     traffic = read_exchanges(capture.paths)
     check = arbitrate(samples, traffic.exchanges)
     wire = check.wire.assign(start=samples["start"])
