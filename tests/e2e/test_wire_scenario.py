@@ -43,10 +43,12 @@ def test_every_sample_of_a_run_is_found_on_the_wire(tmp_path: Path) -> None:
     check = arbitrate(samples, traffic.exchanges)
     error = check.error
     assert len(samples) >= 15 and error.matched == len(samples), error
-    # What no sample claims is the target check before the load, which carries no trace.
+    # What no sample claims is the target check and the prompt sizing (slakit.load.sizing)
+    # before the load, which carry no trace.
     unclaimed = {(e.method, e.path) for e in traffic.exchanges if e.trace_id is None}
     assert error.unmatched_wire == len(traffic.exchanges) - len(samples), error
-    assert unclaimed <= {("GET", "/v1/models")}, unclaimed
+    before_load = {("GET", "/v1/models"), ("POST", "/tokenize"), ("POST", "/detokenize")}
+    assert unclaimed <= before_load, unclaimed
     assert len({e.connection for e in traffic.exchanges}) > 1  # Locust's users, in parallel
     wire_ttft = check.wire["ttft_s"].astype(float)
     assert wire_ttft.min() >= TTFT_MS * MS and wire_ttft.median() < (TTFT_MS + 15) * MS
