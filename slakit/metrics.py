@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.exceptions import RequestException
+from urllib3.util.retry import Retry
 
 from slakit.generate.dashboards_panels import DashboardDef, bind
 from slakit.report.model import ServerSeries
@@ -21,6 +22,10 @@ from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 
 STEP_S = 5  # the embedded stack's scrape interval
 PLOT_WINDOW = "30s"  # rolling window for histogram quantiles over time
+# A report makes dozens of queries: prometheus-api-client's default (3 retries, backoff
+# 1 s) turned a Prometheus that went away after the check into minutes of report phase.
+QUERY_TIMEOUT_S = 10
+QUERY_RETRIES = 1
 
 
 @dataclass
@@ -39,7 +44,9 @@ class Window:
     """Queries against one Prometheus for one run window [start, end]."""
 
     def __init__(self, url: str, start: float, end: float) -> None:
-        self.prom = PrometheusConnect(url=url, disable_ssl=True)
+        self.prom = PrometheusConnect(
+            url=url, disable_ssl=True, retry=Retry(total=QUERY_RETRIES), timeout=QUERY_TIMEOUT_S
+        )
         self.start = start
         self.end = end
 

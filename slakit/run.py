@@ -23,7 +23,7 @@ from slakit.limits import explain, why_late
 from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
 from slakit.load.prompts import check_sources
-from slakit.load.runner import StepResult, run_step
+from slakit.load.runner import Interrupt, StepResult, run_step
 from slakit.load.samples import outcome_counts, read_samples
 from slakit.metrics import STEP_S, Window, panel_series, server_series
 from slakit.report.model import LoadInfo, Report, SweepStep
@@ -94,38 +94,44 @@ def run_scenario(
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.run_dir_name()}"
         run_dir = out_root / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        if scenario.load.sweep:
-            report = _sweep(scenario, path, target, run_dir, stack_cfg)
-        else:
-            rate = scenario.load.rate
-            with Capture(run_dir, ports) if ports else nullcontext() as capture:
-                step = run_step(
-                    scenario,
-                    path,
-                    target,
-                    run_dir,
-                    rps=rate.rps if rate else None,
-                    duration=rate.duration if rate else None,
-                    arrivals=rate.arrivals if rate else "poisson",
-                    label=scenario.name,
-                )
-            report = _report(
-                scenario,
-                path,
-                target,
-                run_dir,
-                [step],
-                read_samples(run_dir),
-                stack_cfg,
-                capture=capture,
-            )
-        if baseline is not None:
-            report = regate(report, baseline)
-        write_reports(report, run_dir)
+        with Interrupt() as interrupt:  # from here on a signal cuts the run, never aborts it
+            report = _run(scenario, path, target, run_dir, stack_cfg, ports)
+            if interrupt.reason and report.status == "complete":
+                report = _cut_after_load(report, interrupt.reason)
+            if baseline is not None:
+                report = regate(report, baseline)
+            write_reports(report, run_dir)
         return report, run_dir
     finally:
         if started_stack and not scenario.target.keep:
             supervisor.down(stack_cfg)
+
+
+def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
+    """The load (one step or a sweep) and the report built from it."""
+    if scenario.load.sweep:
+        return _sweep(scenario, path, target, run_dir, stack_cfg)
+    rate = scenario.load.rate
+    with Capture(run_dir, ports) if ports else nullcontext() as capture:
+        step = run_step(
+            scenario,
+            path,
+            target,
+            run_dir,
+            rps=rate.rps if rate else None,
+            duration=rate.duration if rate else None,
+            arrivals=rate.arrivals if rate else "poisson",
+            label=scenario.name,
+        )
+    samples = read_samples(run_dir)
+    return _report(scenario, path, target, run_dir, [step], samples, stack_cfg, capture=capture)
+
+
+def _cut_after_load(report: Report, reason: str) -> Report:
+    """A signal once the load was over (while the server series were fetched or the report
+    made): what was measured stands, but the run says it did not finish, and is judged so."""
+    cut = f"{reason} after the load, while the report was being made"
+    return regate(report.model_copy(update={"status": "partial", "partial_reason": cut}))
 
 
 def _load_info(

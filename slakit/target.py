@@ -79,6 +79,7 @@ NEEDS = {
 
 # Seconds a target gets to answer the check before any load.
 PROBE_TIMEOUT_S = 5.0
+PROMETHEUS_READY = "/-/ready"
 
 
 def check_reachable(scenario: Scenario, target: ResolvedTarget) -> None:
@@ -87,6 +88,8 @@ def check_reachable(scenario: Scenario, target: ResolvedTarget) -> None:
     (in particular nothing to a remote host the scenario did not name)."""
     needed = sorted({NEEDS[k.kind] for k in scenario.workload})
     problems = _static_problems(scenario, target, [attr for attr, _ in needed])
+    if target.prometheus:  # optional, but if named it must answer: else server SLIs are lost
+        needed.append(("prometheus", PROMETHEUS_READY))
     if not problems:
         problems = [
             _probe(getattr(target, attr) + path, target, _where(scenario, target, attr))
@@ -127,7 +130,9 @@ def _static_problems(scenario: Scenario, target: ResolvedTarget, attrs: list[str
 def _probe(url: str, target: ResolvedTarget, where: str) -> str | None:
     """A problem line if `url` does not answer with success, else None. What the target
     sent (its reason phrase) is made safe to print; httpx's advice lines are dropped."""
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    # The API key is the target's, never sent to its Prometheus.
+    keyed = target.api_key and not url.startswith(f"{target.prometheus}{PROMETHEUS_READY}")
+    headers = {"Authorization": f"Bearer {target.api_key}"} if keyed else {}
     try:
         httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S).raise_for_status()
     except httpx.HTTPStatusError as exc:

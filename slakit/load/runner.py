@@ -53,12 +53,20 @@ class StepResult:
 
 class Interrupt:
     """SIGINT/SIGTERM flag: a signal ends the run gracefully. A flag, not an exception:
-    a signal handler runs in whichever greenlet is current, often a user's."""
+    a signal handler runs in whichever greenlet is current, often a user's.
+
+    Nested flags share what they saw: a run's flag (held while its report is made) sees a
+    signal that came during one of its steps, and a step begun after a signal (a sweep's
+    next one) starts cut, so the run ends at once and still writes its report."""
+
+    _open: list[Interrupt] = []
 
     def __init__(self) -> None:
         self.reason: str | None = None
 
     def __enter__(self) -> Interrupt:
+        self.reason = Interrupt._open[-1].reason if Interrupt._open else None
+        Interrupt._open.append(self)
         self._old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for sig in self._old:
             signal.signal(sig, self._handle)
@@ -70,6 +78,9 @@ class Interrupt:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
+        Interrupt._open.remove(self)
+        if Interrupt._open and self.reason:
+            Interrupt._open[-1].reason = Interrupt._open[-1].reason or self.reason
 
 
 def run_step(

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import run_cli
-from tests.servers import serve_module, wait_until
+from tests.servers import answers, free_port, serve_module, stop, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -186,3 +186,65 @@ def test_ctrl_c_while_every_read_blocks_keeps_each_request_as_cut(
     _assert_every_request_counted(report, samples)
     assert len(samples) == 4 and report["load"]["cut"] == 4, samples
     assert {s["cut_reason"] for s in samples} == {"interrupted by SIGINT"}
+
+
+def test_ctrl_c_after_the_load_still_writes_a_report_that_says_so(
+    hostile: str, tmp_path: Path
+) -> None:
+    """Once the load is over slakit waits for Prometheus's next scrape, then queries it:
+    a Ctrl-C then keeps every sample and writes a partial report (it exited 130 with none)."""
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 5s}\n")
+    prometheus = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    scenario, target = _files(
+        tmp_path, hostile, "ok", load={"rate": {"rps": 4, "duration": "2s", "arrivals": "constant"}}
+    )
+    url = f"http://127.0.0.1:{port}"
+    target.write_text(yaml.safe_dump({"openai": f"{hostile}/ok", "prometheus": url}))
+    out = tmp_path / "reports"
+    try:
+        wait_until(lambda: answers(f"{url}/-/ready"), 30, "Prometheus")
+        proc = _start(scenario, target, out)
+        try:
+            # The schedule file is written as the load step closes: the report phase begins.
+            wait_until(lambda: list(out.glob("*/schedule-*.json")), 40, "the end of the load")
+            stdout, stderr, took = _interrupt(proc)
+        finally:
+            proc.kill()
+    finally:
+        stop(prometheus)
+    assert proc.returncode == 1, stdout + stderr
+    assert "Traceback" not in stderr and took < 20, (stderr, took)
+    report, samples = _results(out)
+    assert report["status"] == "partial"
+    assert report["partial_reason"] == (
+        "interrupted by SIGINT after the load, while the report was being made"
+    )
+    assert report["verdict"] == "fail" and report["exit_code"] == 1
+    assert len(samples) == report["load"]["completed"] == report["load"]["offered"] == 8
+
+
+def test_a_named_prometheus_that_does_not_answer_is_refused_before_any_load(
+    hostile: str, tmp_path: Path
+) -> None:
+    """Its queries would fail one by one after the load (they took minutes, retried)."""
+    scenario, target = _files(tmp_path, hostile, "ok", load={"rate": {"rps": 4, "duration": "2s"}})
+    closed = f"http://127.0.0.1:{free_port()}"
+    target.write_text(yaml.safe_dump({"openai": f"{hostile}/ok", "prometheus": closed}))
+    out = tmp_path / "reports"
+    result = run_cli(*_args(scenario, target, out), timeout=CLI_TIMEOUT_S)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(
+        f"slakit: {target}:2: prometheus: target unreachable at {closed}/-/ready"
+    )
+    assert not out.exists() or not any(out.iterdir())
