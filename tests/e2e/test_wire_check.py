@@ -132,13 +132,16 @@ def _figures(measurement: dict) -> str:
 
 @needs_two_cores
 def test_a_clean_run_is_within_the_bound_and_passes(tmp_path: Path) -> None:
-    """Arrivals are constant and answered well within their interval, so no request is
-    in flight when the schedule ends: Locust's stop then blocks the generator for tens
-    of ms (it calls `inspect.stack()`, whose first call reads the source of every frame),
-    a real measurement error that a Poisson run shows, for the load to fix."""
+    """Over 100 requests, so that the p99 is not just the largest of a few dozen. Arrivals
+    are constant and answered well within their interval, so no request is in flight
+    when the schedule ends: Locust's stop then blocks the generator for ~45 ms (it calls
+    `inspect.stack()`, whose first call reads the source of every frame), a real
+    measurement error that a Poisson run shows, for the load to fix. Today the target is
+    missed in most runs here: a few sends wait for gevent's resolver thread (README,
+    "Measurement error"), which the test reports as the send delay."""
     with sim_engine("--ttft-ms", "20", "--token-delay-ms", "5") as url:
         scenario, target = _scenario(
-            tmp_path, url, load={"rate": {"rps": 4, "arrivals": "constant", "duration": "8s"}}
+            tmp_path, url, load={"rate": {"rps": 8, "arrivals": "constant", "duration": "13s"}}
         )
         r = _run(scenario, target, tmp_path / "out")
     run_dir = _run_dir(tmp_path / "out")
@@ -146,7 +149,7 @@ def test_a_clean_run_is_within_the_bound_and_passes(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr + _figures(measurement)
     error = measurement["error"]
     samples = sum(1 for _ in (run_dir / "samples-local.jsonl").open())
-    assert error["matched"] == samples >= 30 and error["unmatched_samples"] == 0, error
+    assert error["matched"] == samples >= 100 and error["unmatched_samples"] == 0, error
     assert measurement["capture_clean"] and measurement["dropped_packets"] == 0, measurement
     assert error["itl_mismatched"] == 0 and error["errors"]["itl"]["count"] == 3 * samples
     for sli in ("ttft", "itl", "tpot", "latency"):
@@ -239,7 +242,8 @@ def test_smoke_on_the_real_stack_is_within_5ms_of_the_wire(
     stack: StackConfig, tmp_path: Path
 ) -> None:
     """Issue 9's target: with the stack beside it, slakit's client TTFT within 5 ms of the
-    wire at p99. Only the gateway's port is captured (the workload's kinds send there)."""
+    wire at p99. Only the gateway's port is captured (the workload's kinds send there).
+    Missed today (p99 55-57 ms, all of it send delay: README, "Measurement error")."""
     out = tmp_path / "reports"
     r = run_cli(
         *("run", "scenario", str(REPO / "scenarios" / "smoke.yaml")),
