@@ -37,7 +37,7 @@ _UNSAFE_IN_DIR_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
-    PlainSerializer(lambda seconds: f"{seconds:g}s", return_type=str),
+    PlainSerializer(lambda seconds: f"{Decimal(repr(seconds)).normalize():f}s", return_type=str),
     Field(
         description="a duration with a unit: '500ms', '30s', '2m'",
         json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"},

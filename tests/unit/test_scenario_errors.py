@@ -166,3 +166,14 @@ def test_the_run_directory_name_is_one_readable_segment(name: str, segment: str)
         }
     )
     assert scenario.run_dir_name() == segment
+
+
+@pytest.mark.parametrize("text", ["0.00005s", "30s", "250ms", "2m", "0.1ms"])
+def test_a_duration_survives_a_stored_report(text: str) -> None:
+    """report.json stores the scenario with durations written back: `5e-05s` (what `:g`
+    wrote for 50 µs) was not a duration slakit could read again."""
+    from slakit.scenario import Load
+
+    load = Load.model_validate({"rate": {"rps": 1, "duration": text}})
+    again = Load.model_validate(load.model_dump(mode="json"))
+    assert again.rate.duration == load.rate.duration
