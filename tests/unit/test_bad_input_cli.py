@@ -22,16 +22,8 @@ from slakit.stack import sim_engine
 from slakit.stack.config import SimConfig
 from tests.conftest import run_cli
 from tests.servers import HOST, free_port, serve_in_thread
+from tests.unit.test_scenario_errors import GOOD
 
-GOOD = """\
-name: ok
-workload:
-  - kind: chat
-load:
-  rate: {rps: 2, duration: 10s}
-slos:
-  - {name: ttft, sli: ttft, aggregation: p95, objective: "< 500ms"}
-"""
 SWEEP = "  sweep: {start: 1, max_rps: 4, step_duration: 10s}\n"
 CLOSED = f"http://{HOST}:{free_port()}"
 TARGET = f"openai: {CLOSED}\n"
