@@ -3,6 +3,7 @@ SSE reading with arrival times, Prometheus scraping. Every wait is bounded."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
@@ -54,6 +55,21 @@ def serve_in_thread(app, timeout: float = 15) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+@contextmanager
+def serve_handler(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A plain `http.server` handler on a free loopback port in a thread, for targets that
+    misbehave below what an ASGI app can express; yield its URL."""
+    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 @contextmanager

@@ -12,12 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -26,7 +25,7 @@ import pytest
 from slakit import sse
 from slakit.exporters import inference as ie
 from slakit.stack.config import StackConfig
-from tests.servers import HOST, REPO, free_port, metric, serve_module, wait_until
+from tests.servers import HOST, REPO, free_port, metric, serve_handler, serve_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -230,15 +229,8 @@ def http_server(routes: dict[tuple[str, str], tuple[int, str, bytes]]) -> Iterat
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((HOST, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_handler(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

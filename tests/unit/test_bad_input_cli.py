@@ -10,10 +10,7 @@ import re
 import resource
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ import pytest
 from slakit.stack import sim_engine
 from slakit.stack.config import SimConfig
 from tests.conftest import run_cli
-from tests.servers import HOST, free_port, serve_in_thread
+from tests.servers import HOST, free_port, serve_handler, serve_in_thread
 from tests.unit.test_scenario_errors import GOOD
 
 SWEEP = "  sweep: {start: 1, max_rps: 4, step_duration: 10s}\n"
@@ -333,20 +330,8 @@ class _Refusing(http.server.BaseHTTPRequestHandler):
         """Quiet: the test reads the CLI's output, not the server's."""
 
 
-@contextmanager
-def refusing_target() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer((HOST, 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_a_401_is_a_refused_key_printed_without_control_characters(tmp_path: Path) -> None:
-    with refusing_target() as url:
+    with serve_handler(_Refusing) as url:
         lines = refused(tmp_path, GOOD, f"openai: {url}\n")
     assert lines == [
         f"{tmp_path}/target.yaml:1: openai: target refused a request without an API key "
