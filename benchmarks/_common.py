@@ -14,7 +14,6 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,20 +30,16 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+sys.path.insert(0, str(REPO))  # the benchmarks pick ports as the tests do
+
+from tests.servers import HOST, free_port  # noqa: E402, F401 (used as c.free_port)
+
 PYTHON = sys.executable
 SLAKIT = str(Path(sys.executable).with_name("slakit"))
 SAMPLE_EVERY_S = 0.2
 QUIET_LOAD = 1.0
 QUIET_WAIT_S = 180.0
 console = Console(width=None if sys.stdout.isatty() else 160)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def wait_quiet(what: str, max_wait_s: float = QUIET_WAIT_S) -> float:

@@ -1,6 +1,6 @@
 """What does a scrape cost? slakit's Elasticsearch exporter vs Debian's community exporter.
 
-Both run against one embedded Elasticsearch 8.19.7 (its own ports 39400/39500, corpus
+Both run against one embedded Elasticsearch 8.19.7 (its own ports 27400/27500, corpus
 indexed) and are scraped in interleaved rounds, one exporter at a time, by one keep-alive
 client. Per exporter: scrape latency (client-side wall time of `GET /metrics`) and the
 exporter process's CPU per scrape (psutil user + system over the round, divided by its
@@ -29,7 +29,7 @@ from slakit.stack import elasticsearch, process
 from slakit.stack.config import StackConfig
 from slakit.stack.corpus import index_corpus
 
-ES_PORTS = {"port": 39400, "transport_port": 39500}
+ES_PORTS = {"port": 27400, "transport_port": 27500}
 INDEX = "slakit-corpus"
 DOCS = 3000
 DEBIAN_EXPORTER = "/usr/bin/prometheus-elasticsearch-exporter"

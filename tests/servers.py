@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -25,11 +26,22 @@ REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 
 
+# Below the kernel's ephemeral range (32768-60999 here) and below the test stacks' ports
+# (28000-31500): a port a client may take as its own source port can be stolen by a
+# readiness poll connecting to itself before the server binds it (TCP self-connect).
+FREE_PORTS = range(20000, 27000)
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now (also usable as a 'closed' port)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    for port in random.sample(FREE_PORTS, 200):
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {FREE_PORTS}")
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:

@@ -89,6 +89,32 @@ def check_ports_free(cfg: StackConfig) -> None:
         raise StackError(*busy)
 
 
+def ephemeral_range() -> range | None:
+    """The kernel's range for outgoing connections' source ports, if it can be read."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return None
+    return range(low, high + 1)
+
+
+def warn_ephemeral_ports(cfg: StackConfig) -> None:
+    """Warn about ports a client's own source port can take: a health check connecting to
+    such a port while its part still boots can connect to itself (TCP self-connect) and hold
+    it, so the part then fails to bind."""
+    kernel = ephemeral_range()
+    if kernel is None:
+        return
+    for owner, (port, variable) in ports(cfg).items():
+        if port in kernel:
+            console.print(
+                f"[yellow]warning:[/yellow] {owner}: port {port} is in the kernel's ephemeral "
+                f"range {kernel.start}-{kernel.stop - 1}; a connection made while it starts can "
+                f"take it (move it below {kernel.start} with {variable})",
+                soft_wrap=True,
+            )
+
+
 def _failure(spec: PartSpec, reason: str) -> StackError:
     lines = [f"  {line}" for line in process.tail(spec.log)]
     return StackError(f"{spec.name} failed to start: {reason} (log: {spec.log})", *lines)
@@ -109,6 +135,7 @@ def up(cfg: StackConfig) -> list[RunningPart]:
             "run `slakit stack down` first"
         )
     check_ports_free(cfg)
+    warn_ephemeral_ports(cfg)
     started: dict[str, tuple[PartSpec, RunningPart]] = {}
     healthy: set[str] = set()
     t0 = time.monotonic()

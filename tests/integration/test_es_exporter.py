@@ -1,7 +1,7 @@
 """The Elasticsearch exporter against a real Elasticsearch 8.19.7 and, side by side, Debian's
 prometheus-elasticsearch-exporter 1.5 (the community exporter whose names it keeps).
 
-The module starts its own Elasticsearch on 39200/39300 (away from the test stack and a demo
+The module starts its own Elasticsearch on 27200/27300 (away from the test stack and a demo
 stack) and indexes the corpus. slakit's exporter is started *before* Elasticsearch, so the
 first scrape sees it down. Compatibility is checked twice: live (the exporters scraped in
 turn, each reading between the other's readings around it, so equal where nothing moved)
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.integration
 
 MODULE = "slakit.exporters.elasticsearch"
 DEBIAN_EXPORTER = "/usr/bin/prometheus-elasticsearch-exporter"
-ES_PORTS = {"port": 39200, "transport_port": 39300}
+ES_PORTS = {"port": 27200, "transport_port": 27300}
 INDEX = "slakit-corpus"
 DOCS = 3000
 ENV = "SLAKIT_ES_EXPORTER_"
