@@ -13,6 +13,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from slakit.load import FROM_DUE_MATERIAL, LATE_S
 from slakit.metrics import Window
 from slakit.report.formatting import fmt_value
 from slakit.report.model import KindSummary, Point, SloResult, Verdict
@@ -199,9 +200,22 @@ def summarise(frame: pd.DataFrame, window: EvalWindow) -> KindSummary:
         itl_p50=_pct(itl, 0.5),
         itl_p99=_pct(itl, 0.99),
         output_tokens_per_s=float(tokens.sum()) / window.seconds if len(tokens) else None,
+        ttft_from_due_p99=_pct(per_request(frame, CATALOGUE["ttft_from_due"]), 0.99),
+        latency_from_due_p99=_pct(per_request(frame, CATALOGUE["latency_from_due"]), 0.99),
         errors_by_class={str(k): int(v) for k, v in frame["error"].value_counts().items()},
         **_input_tokens(frame),
     )
+
+
+def from_due_differs(summary: KindSummary) -> list[str]:
+    """The SLIs (ttft, latency) whose p99 timed from the due time is materially above the
+    client's own (FROM_DUE_MATERIAL larger, and by more than LATE_S)."""
+    differs = []
+    for sli in ("ttft", "latency"):
+        sent, due = getattr(summary, f"{sli}_p99"), getattr(summary, f"{sli}_from_due_p99")
+        if None not in (sent, due) and due > sent * (1 + FROM_DUE_MATERIAL) and due - sent > LATE_S:
+            differs.append(sli)
+    return differs
 
 
 def summarise_kinds(samples: pd.DataFrame, window: EvalWindow) -> dict[str, KindSummary]:

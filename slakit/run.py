@@ -25,6 +25,7 @@ from slakit.load.arrivals import read_schedules
 from slakit.load.prompts import check_sources
 from slakit.load.runner import Interrupt, StepResult, run_step
 from slakit.load.samples import outcome_counts, read_samples
+from slakit.load.users import read_generator_costs
 from slakit.metrics import STEP_S, Window, panel_series, server_series
 from slakit.report.model import LoadInfo, Report, SweepStep
 from slakit.report.writer import write_reports
@@ -145,6 +146,8 @@ def _load_info(
     request of the run ended is counted over all of it, so the counts add up."""
     completed, failed, cut = outcome_counts(frame)
     offered, never_sent = read_schedules(run_dir)
+    cost = read_generator_costs(run_dir)
+    load_s = max(float(frame["end"].max() - frame["start"].min()), 1e-9) if len(frame) else None
     frame = ev.in_window(frame, window)
     achieved = len(frame) / window.seconds
     late_share = float((frame["late_s"] > LATE_S).mean()) if len(frame) else 0.0
@@ -153,12 +156,16 @@ def _load_info(
         requested_rps=requested,
         achieved_rps=achieved,
         late_share=late_share,
+        late_after_s=LATE_S,
         workers=scenario.load.distributed.workers if scenario.load.distributed else 0,
         offered=offered if scenario.load.mode != "users" else None,
         completed=completed,
         failed=failed,
         cut=cut,
         never_sent=never_sent,
+        generator_cpu_s=cost.cpu_s if cost else None,
+        generator_cpu_per_request_s=cost.cpu_s / cost.requests if cost and cost.requests else None,
+        generator_cores=cost.cpu_s / load_s if cost and load_s else None,
     )
     if requested:
         info.offered_rps = offered / max(window.end - window.start + scenario.warmup, 1e-9)
@@ -199,6 +206,7 @@ def _report(
         slos = judged[0]
         load = _load_info(scenario, samples, judged[1], None, run_dir)
     kinds = ev.summarise_kinds(samples, window)
+    load.from_due_differs = ev.from_due_differs(kinds["all"])
     points = ev.timeseries(samples)
     signals = server_series(target.prometheus, started, ended) if target.prometheus else []
     panels = (

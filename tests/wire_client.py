@@ -56,22 +56,22 @@ def _stream(client: httpx.Client, sample: Sample, headers: dict, max_tokens: int
     }
     decoder = SSEDecoder()
     last = None
-    sample.start = time.time()
+    sample.begin()
     with client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response:
         sample.status = response.status_code
         for chunk in response.iter_raw():
             for payload in decoder.feed(chunk):
                 if payload == DONE or token_piece(json.loads(payload)) is None:
                     continue
-                now = time.time()
+                now = sample.elapsed()
                 if last is None:
                     time.sleep(stall_s)  # the stall: the token is read, its time taken late
-                    now = time.time()
-                    sample.ttft_s = now - sample.start
+                    now = sample.elapsed()
+                    sample.ttft_s = now
                 else:
                     sample.itl_s.append(now - last)
                 last = now
                 sample.tokens_out = (sample.tokens_out or 0) + 1
-    sample.end = time.time()
+    sample.finish()
     if sample.status != 200:
         sample.error = f"http_{sample.status}"

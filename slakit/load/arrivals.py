@@ -34,8 +34,8 @@ class ArrivalSchedule:
         self._ended = False  # the end mark (None) is in the queue
 
     def take(self) -> float | None:
-        """Block until a request is due; its due time (epoch seconds), or None once the
-        schedule is over and every due time was taken."""
+        """Block until a request is due; its due time (`time.monotonic()` seconds), or None
+        once the schedule is over and every due time was taken."""
         if self._dispatcher is None:
             self._dispatcher = gevent.spawn(self._dispatch)
         due = self._queue.get()
@@ -47,9 +47,9 @@ class ArrivalSchedule:
         return self._rng.expovariate(self.rps) if self.poisson else 1.0 / self.rps
 
     def _dispatch(self) -> None:
-        start = due = time.time()
+        start = due = time.monotonic()
         while due < start + self.duration_s:
-            delay = due - time.time()
+            delay = due - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
             self._queue.put(due)

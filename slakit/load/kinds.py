@@ -123,7 +123,7 @@ def _error_class(resp) -> str:
 
 
 def _finish(resp, sample: Sample, error: str | None) -> None:
-    sample.end = time.time()
+    sample.finish()
     sample.error = error
     resp.request_meta["response_time"] = (sample.end - sample.start) * 1000
     if error:
@@ -148,7 +148,7 @@ def _stream(body: BoundedBody, sample: Sample) -> str | None:
     usage = None
     # Each line is returned the moment it arrives, which is what token timing needs.
     while line := body.readline():
-        now = time.time()
+        now = sample.elapsed()
         for payload in decoder.feed(line):
             if payload == DONE:
                 done = True
@@ -158,7 +158,7 @@ def _stream(body: BoundedBody, sample: Sample) -> str | None:
             if token_piece(event) is None:
                 continue
             if last is None:
-                sample.ttft_s = now - sample.start
+                sample.ttft_s = now
             else:
                 sample.itl_s.append(now - last)
             last = now
@@ -216,7 +216,7 @@ def _send(client, sample: Sample, url: str, headers: dict, timeout_s: float, rea
     within `timeout_s`; `read` judges the body of a 200. The body is always streamed (and
     never compressed), so it is read within the bounds. Whatever the connection does is
     an error class, never a crash."""
-    sample.start = time.time()
+    sample.begin()
     deadline = gevent.Timeout(timeout_s)  # before the headers, Locust reports it itself
     deadline.start()
     try:

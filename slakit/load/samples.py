@@ -21,7 +21,9 @@ CUT = "cut"
 
 @dataclass
 class Sample:
-    """One request as the client saw it. Times are epoch seconds; durations seconds."""
+    """One request as the client saw it. `start` and `end` are epoch seconds, only to place
+    the request on the time axis; every duration is measured on the monotonic clock (from
+    `begin`), so a wall-clock step during a run cannot bend a latency."""
 
     kind: str
     start: float
@@ -37,6 +39,20 @@ class Sample:
     tokens_out: int | None = None
     late_s: float = 0.0  # open loop: how far behind its scheduled start it went out
     trace_id: str = ""
+    _begun: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def begin(self) -> None:
+        """Stamp the send: epoch time for the axis, the monotonic clock for durations."""
+        self.start = time.time()
+        self._begun = time.monotonic()
+
+    def elapsed(self) -> float:
+        """Seconds since `begin`, on the monotonic clock."""
+        return time.monotonic() - self._begun
+
+    def finish(self) -> None:
+        """Stamp the end: `start` plus the monotonic time since `begin`."""
+        self.end = self.start + self.elapsed()
 
     @property
     def latency_s(self) -> float:
@@ -56,6 +72,7 @@ class SampleWriter:
 
     def write(self, sample: Sample) -> None:
         record = asdict(sample)
+        del record["_begun"]  # a monotonic reading means nothing outside this process
         record["latency_s"] = sample.latency_s
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.count += 1

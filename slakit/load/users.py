@@ -9,9 +9,11 @@ in flight, as `cut` with the reason (the plan keeps the requests in flight for t
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from locust import FastHttpUser, LoadTestShape, constant, task
 from locust.exception import StopUser
@@ -37,6 +39,7 @@ class Plan:
     schedule: ArrivalSchedule | None = None
     think_time: float = 0.0
     in_flight: dict[int, Sample] = field(default_factory=dict)
+    cpu_started: float = field(default_factory=time.process_time)
 
     def pick(self) -> int:
         return self.rng.choices(range(len(self.names)), self.weights)[0]
@@ -45,7 +48,8 @@ class Plan:
         """One request of a kind picked by weight, within the request deadline, written
         once it has its outcome. Killed mid-request, it stays in flight for `close`."""
         index = self.pick()
-        sample = Sample(self.names[index], time.time(), late_s=late_s)
+        sample = Sample(self.names[index], 0.0, late_s=late_s)
+        sample.begin()  # the executor stamps it again just before its send
         self.in_flight[id(sample)] = sample
         self.executors[index](client, sample, self.timeout_s)
         del self.in_flight[id(sample)]
@@ -54,16 +58,37 @@ class Plan:
 
     def close(self, cut_reason: str) -> None:
         """Once no user runs: write the requests still in flight as cut, flush samples,
-        record the open-loop schedule's offered and unsent counts."""
-        now = time.time()
+        record the open-loop schedule's offered and unsent counts and what this process
+        spent generating the load."""
         for sample in self.in_flight.values():
-            sample.end, sample.error, sample.cut_reason = now, CUT, cut_reason
+            sample.finish()
+            sample.error, sample.cut_reason = CUT, cut_reason
             self.writer.write(sample)
         self.in_flight.clear()
         self.writer.close()
+        name = self.writer.path.stem.removeprefix("samples-")
         if self.schedule is not None:
-            name = self.writer.path.stem.removeprefix("samples-")
             self.schedule.close(self.writer.path.with_name(f"schedule-{name}.json"))
+        cost = GeneratorCost(time.process_time() - self.cpu_started, self.writer.count)
+        self.writer.path.with_name(f"generator-{name}.json").write_text(json.dumps(asdict(cost)))
+
+
+@dataclass
+class GeneratorCost:
+    """What one generator process spent on its load: CPU seconds (user + system, every
+    greenlet: users, arrivals, Locust's own), and the requests it sent."""
+
+    cpu_s: float
+    requests: int
+
+
+def read_generator_costs(run_dir: Path) -> GeneratorCost | None:
+    """The generator processes' costs of a run (every step of a sweep), summed; None when
+    none was recorded."""
+    costs = [GeneratorCost(**json.loads(p.read_text())) for p in run_dir.rglob("generator-*.json")]
+    if not costs:
+        return None
+    return GeneratorCost(sum(c.cpu_s for c in costs), sum(c.requests for c in costs))
 
 
 def build_plan(
@@ -109,7 +134,7 @@ def make_user(plan: Plan) -> type[FastHttpUser]:
                 due = plan.schedule.take()
                 if due is None:
                     raise StopUser  # the schedule is over: no request, and no busy loop
-                late = time.time() - due
+                late = time.monotonic() - due
             sample = plan.send(self.client, late)
             if sample.ttft_s is not None:
                 self.environment.events.request.fire(

@@ -61,6 +61,10 @@ class KindSummary(BaseModel):
     tokens_in_actual_mean: float | None = None
     tokens_in_mismatched: int = 0  # requests the server counted otherwise than asked
     tokens_in_sized_by: str | None = None
+    # Open loop: the same latencies timed from when each request was due (coordinated
+    # omission corrected); equal to the above when nothing went out late.
+    ttft_from_due_p99: float | None = None
+    latency_from_due_p99: float | None = None
 
 
 class Point(BaseModel):
@@ -103,7 +107,11 @@ class LoadInfo(BaseModel):
     achieved_rps: float
     kept_up: bool = True
     note: str = ""  # says so when the target could not keep the requested rate
-    late_share: float = 0.0  # open loop: share of requests that went out late (>10 ms)
+    late_share: float = 0.0  # open loop: share of requests that went out late
+    late_after_s: float | None = None  # "late" meant this much after due; None: older report
+    from_due_differs: list[str] = Field(default_factory=list)
+    """SLIs (ttft, latency) whose p99 from the due time is materially above the client's
+    (slakit.load.FROM_DUE_MATERIAL): the client's own numbers understate the wait."""
     workers: int = 0
     # Every request of the run (warm-up included) ended one way: completed, failed (an
     # error class), or cut (in flight when the run ended, with its cut_reason). In open
@@ -113,6 +121,11 @@ class LoadInfo(BaseModel):
     failed: int = 0
     cut: int = 0
     never_sent: int = 0
+    # What generating the load cost: CPU seconds of the generator process(es) while their
+    # users ran, per request sent, and as cores (CPU over wall time, summed over processes).
+    generator_cpu_s: float | None = None
+    generator_cpu_per_request_s: float | None = None
+    generator_cores: float | None = None
 
 
 class ErrorStats(BaseModel):

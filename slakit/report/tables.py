@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from slakit.load import LATE_S
 from slakit.load.sizing import WORDS
 from slakit.report.formatting import (
     MISSING,
@@ -260,12 +259,34 @@ def load_lines(report: Report) -> list[str]:
     elif load.note:
         lines.append(load.note)
     if load.late_share > 0:
-        lines.append(
-            f"{fmt_value(load.late_share, 'ratio')} of requests went out late "
-            f"(more than {LATE_S * 1000:.0f} ms after their scheduled time)."
+        after = (
+            f" (more than {fmt_value(load.late_after_s, 'seconds')} after their scheduled time)"
+            if load.late_after_s is not None
+            else ""
         )
+        lines.append(f"{fmt_value(load.late_share, 'ratio')} of requests went out late{after}.")
+    lines.extend(_from_due_lines(report))
     if load.workers > 1:
         lines.append(f"Load came from {load.workers} worker processes.")
+    if load.generator_cpu_per_request_s is not None:
+        lines.append(
+            f"Generating it cost {fmt_value(load.generator_cpu_per_request_s, 'seconds')} of "
+            f"CPU per request ({load.generator_cores:.2f} cores over the load)."
+        )
+    return lines
+
+
+def _from_due_lines(report: Report) -> list[str]:
+    """Where timing from the due time tells a different story than timing from the send."""
+    summary = report.kinds.get("all")
+    lines = []
+    for sli in report.load.from_due_differs:
+        sent, due = getattr(summary, f"{sli}_p99"), getattr(summary, f"{sli}_from_due_p99")
+        lines.append(
+            f"Timed from when requests were due, {CATALOGUE[sli].title.lower()} p99 is "
+            f"{fmt_value(due, 'seconds')}, not {fmt_value(sent, 'seconds')}: requests waited "
+            f"to be sent, and the `{sli}_from_due` SLI counts that wait."
+        )
     return lines
 
 

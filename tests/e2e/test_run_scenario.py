@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -362,6 +363,42 @@ def test_two_distributed_workers_give_one_merged_result(tmp_path: Path) -> None:
     total = report["kinds"]["all"]["requests"]
     assert total <= sum(per_worker) and total > 0.8 * sum(per_worker)  # warm-up excluded
     assert report["load"]["achieved_rps"] > 9
+    # Each worker says what generating its share cost; the report adds them up.
+    costs = [json.loads((run_dir / f"generator-worker{i}.json").read_text()) for i in range(2)]
+    assert [c["requests"] for c in costs] == per_worker
+    every = [json.loads(p.read_text()) for p in run_dir.glob("generator-*.json")]  # + master
+    assert report["load"]["generator_cpu_s"] == pytest.approx(sum(c["cpu_s"] for c in every))
+
+
+def test_requests_that_wait_for_a_slot_are_timed_from_their_due_time(tmp_path: Path) -> None:
+    """Two slots for 20 req/s of ~0.3 s requests: most requests wait to be sent. Timed from
+    the send, latency hides that wait; from the due time it does not, and the report says
+    so. What generating the load cost is a part of what the slakit process spent."""
+    with sim_engine("--ttft-ms", "100", "--token-delay-ms", "10") as (url, _engine):
+        scenario = _scenario(
+            tmp_path,
+            "waiting",
+            workload=CHAT,
+            load={"rate": {"rps": 20, "duration": "4s", "max_concurrency": 2}},
+            slos=[{"name": "e2e", "sli": "latency_from_due", "objective": "< 60s"}],
+            gate={"min_samples": 5},
+        )
+        out = tmp_path / "reports"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        _run_against(url, scenario, out)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = _report(out)
+    summary, load = report["kinds"]["all"], report["load"]
+    assert not load["kept_up"] and load["late_after_s"] == 0.05
+    assert summary["latency_from_due_p99"] > summary["latency_p99"] + 1.0, summary
+    assert load["from_due_differs"] == ["ttft", "latency"]
+    text = (_run_dir(out) / "summary.md").read_text()
+    assert "Timed from when requests were due, end-to-end latency p99 is" in text
+    spent = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert 0 < load["generator_cpu_s"] < spent
+    sent = load["completed"] + load["failed"] + load["cut"]
+    assert load["generator_cpu_per_request_s"] == pytest.approx(load["generator_cpu_s"] / sent)
+    assert "of CPU per request" in text
 
 
 def test_baseline_regression_is_detected_both_ways(tmp_path: Path) -> None:
