@@ -108,11 +108,13 @@ def test_close_records_offered_and_never_sent_due_times(tmp_path: Path) -> None:
 @pytest.mark.timeout(10)
 def test_close_stops_the_dispatcher(tmp_path: Path) -> None:
     schedule = ArrivalSchedule(100, "constant", duration_s=10)
+    begin = time.monotonic()
     schedule.take()
     gevent.sleep(0.1)
     schedule.close(tmp_path / "schedule-a.json")
+    elapsed = time.monotonic() - begin  # a busy machine oversleeps: count what was due
     offered = json.loads((tmp_path / "schedule-a.json").read_text())["offered"]
-    assert 5 <= offered <= 20
+    assert 5 <= offered <= elapsed * 100 + 1
     gevent.sleep(0.2)
     assert schedule.offered == offered  # nothing more is offered after close
 
