@@ -2,7 +2,7 @@
 
 Values are plausible for the embedded stack (a tiny model on CPU behind the RAG gateway)
 and deterministic (seeded), so a rendering can be compared across runs. `make_slo` judges
-its own verdict from the objective, the way the evaluator does, so a test states only
+its verdict with the evaluator's own `judge`, so a test states only
 what it measured. Each report embeds a valid scenario with one SLO per result, so it
 re-gates as a stored one does.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 
-from slakit.report.formatting import fmt_value
+from slakit.evaluate import judge
 from slakit.report.model import (
     KindSummary,
     LoadInfo,
@@ -22,6 +22,7 @@ from slakit.report.model import (
     SloResult,
     SweepStep,
 )
+from slakit.scenario import Slo
 from slakit.sli import CATALOGUE
 from slakit.units import parse_objective
 from slakit.verdict import judge_run, overall
@@ -51,17 +52,10 @@ def make_slo(
     scope: str | None = None,
     baseline_value: float | None = None,
 ) -> SloResult:
-    """An SLO result whose verdict and detail follow from the value, as the gate's would."""
+    """An SLO result whose verdict and detail the evaluator's own `judge` gives its value."""
     spec = CATALOGUE[sli]
-    shown = fmt_value(value, spec.dimension)
-    if value is None or samples < MIN_SAMPLES:
-        verdict, detail = "inconclusive", f"only {samples} samples (need {MIN_SAMPLES})"
-    elif not parse_objective(objective).holds(value):
-        verdict, detail = "fail", f"{aggregation} {shown} misses {objective}"
-    elif warn and not parse_objective(warn).holds(value):
-        verdict, detail = "warn", f"{aggregation} {shown} meets {objective} but not warn {warn}"
-    else:
-        verdict, detail = "pass", f"{aggregation} {shown} meets {objective}"
+    slo = Slo(name=name, sli=sli, aggregation=aggregation, objective=objective, warn=warn)
+    verdict, detail = judge(slo, value, samples, MIN_SAMPLES)
     regression = None
     if baseline_value and value is not None:
         sign = -1 if parse_objective(objective).higher_is_better else 1
