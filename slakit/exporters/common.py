@@ -4,7 +4,8 @@ A `Source` gathers metric families from one target. `BoundedCollector` runs it a
 time in a worker thread with a timeout, so a scrape never hangs and never crashes the
 process: whatever happens, the scrape answers with `<prefix>_up`, the collection's
 duration and a cumulative count of errors by reason. Probers that must measure on their
-own schedule (the inference exporter) run a loop and register their metrics alongside.
+own schedule (the canaries) are a `Background`: a thread body around `repeat`, whose
+metrics are registered alongside and read from memory at scrape time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from socketserver import ThreadingMixIn
@@ -43,6 +44,23 @@ class Source(Protocol):
     target: str
 
     def collect(self) -> Iterable[Metric]: ...
+
+
+class Background(Protocol):
+    """A prober's thread body: measure until `stop` is set, never raise."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+def repeat(stop: threading.Event, interval_s: float, step: Callable[[], None], what: str) -> None:
+    """`step()`, then wait `interval_s`, until `stop` is set; a bug in one step is logged
+    and the next one runs (a prober must outlive it)."""
+    while not stop.is_set():
+        try:
+            step()
+        except Exception:  # noqa: BLE001
+            log.exception("%s failed unexpectedly", what)
+        stop.wait(interval_s)
 
 
 class BoundedCollector(Collector):

@@ -1,25 +1,44 @@
 """How every exporter reads its settings: flags, then environment, then file, then defaults.
 
 Each exporter's settings model subclasses `ExporterSettings` with its own env prefix
-(`SLAKIT_<NAME>_EXPORTER_`); credentials therefore come from the environment and beat a
-file. Problems are `InputError`s naming the file line, the variable or the flag.
+(`SLAKIT_<NAME>_EXPORTER_`), so credentials come from the environment and beat a file.
+The layers are pydantic-settings sources in that order (flags are the init arguments, the
+`--config` YAML a source below the environment); one validation of the merged values, and
+each problem is an `InputError` line naming the layer it came from: the flag, the
+variable, or the file's line.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Self
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from slakit.errors import InputError
-from slakit.yamlconf import format_validation_error, load_model
+from slakit.yamlconf import Loc, format_validation_error, read_yaml
+
+# The fields of the `--config` file being loaded; empty when a model is built directly.
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("exporter_file", default=None)
+
+FLAGS, ENVIRONMENT = "command line", "environment"
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The `--config` file's fields, as one pydantic-settings source."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})
 
 
 class ExporterSettings(BaseSettings):
-    """Base of the exporters' settings models (set `validate_assignment=True`: flags are
-    applied by assignment and validated then)."""
+    """Base of the exporters' settings models."""
 
     @classmethod
     def settings_customise_sources(
@@ -30,20 +49,53 @@ class ExporterSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # As in the stack's config: the environment (where secrets live) wins over the file.
-        return env_settings, init_settings
+        return init_settings, env_settings, _FileSource(settings_cls)
 
     @classmethod
-    def load(cls, path: Path | None = None, **overrides: Any) -> Self:
-        """Defaults + optional YAML file + environment, then `overrides` (command-line
-        flags) on top; InputError with file:line on problems."""
+    def load(cls, path: Path | None = None, **flags: Any) -> Self:
+        """Defaults < YAML file `path` < environment < `flags` (the command line's, None
+        for unset ones); InputError with one line per problem, by where it was written."""
+        flags = {name: value for name, value in flags.items() if value is not None}
+        values, lines = _read(path)
+        token = _FILE_VALUES.set(values)
         try:
-            cfg = cls() if path is None else load_model(path, cls)
+            return cls(**flags)
         except ValidationError as exc:
-            raise InputError(*format_validation_error(exc, "environment")) from None
-        try:
-            for name, value in overrides.items():
-                setattr(cfg, name, value)  # validated: validate_assignment
-        except ValidationError as exc:
-            raise InputError(*format_validation_error(exc, "command line")) from None
-        return cfg
+            raise InputError(*_problems(cls, exc, flags, path, lines)) from None
+        finally:
+            _FILE_VALUES.reset(token)
+
+
+def _read(path: Path | None) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """The file's fields and their lines ({} for no file)."""
+    if path is None:
+        return {}, {}
+    data, lines = read_yaml(path)
+    if data is None:
+        return {}, lines
+    if not isinstance(data, dict):
+        raise InputError(f"{path}:1: expected a mapping of fields at the top level")
+    return data, lines
+
+
+def _problems(
+    cls: type[ExporterSettings],
+    exc: ValidationError,
+    flags: dict[str, Any],
+    path: Path | None,
+    lines: dict[Loc, int],
+) -> list[str]:
+    """One line per error, said of the layer whose value won for its field (an error about
+    no field, a cross-field check, goes to the file if there is one)."""
+    env = EnvSettingsSource(cls)()
+    said = {
+        FLAGS: format_validation_error(exc, FLAGS),
+        ENVIRONMENT: format_validation_error(exc, ENVIRONMENT),
+        None: format_validation_error(exc, str(path), lines) if path else None,
+    }
+    problems = []
+    for index, error in enumerate(exc.errors()):
+        field = error["loc"][0] if error["loc"] else None
+        layer = FLAGS if field in flags else ENVIRONMENT if field in env or not path else None
+        problems.append(said[layer][index])
+    return problems

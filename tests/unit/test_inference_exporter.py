@@ -98,13 +98,16 @@ def chunk(content: object) -> bytes:
     return sse.encode({"choices": [{"index": 0, "delta": {"content": content}}]})
 
 
+ROLE = sse.encode({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+
+
 @pytest.mark.parametrize(
     ("stream", "reason"),
     [
         (b"", "incomplete_stream"),
         (chunk("hi"), "incomplete_stream"),
         (sse.DONE_EVENT, "no_tokens"),
-        (chunk("") + sse.encode({"choices": []}) + sse.DONE_EVENT, "no_tokens"),
+        (ROLE + sse.encode({"choices": []}) + sse.DONE_EVENT, "no_tokens"),
         (b"data: {not json\n\n", "bad_json"),
         (sse.encode([1, 2]) + sse.DONE_EVENT, "bad_json"),
         (sse.encode({"id": "x"}) + sse.DONE_EVENT, "bad_json"),
@@ -194,8 +197,31 @@ def test_well_formed_streams_count_exactly_what_was_sent(tokens, crlf, cuts):
         stream = stream.replace(b"\n", b"\r\n")
     points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
     result = parse_stream(stream[a:b] for a, b in zip(points, points[1:], strict=False))
-    sent = sum(1 for text, _ in tokens if text)
+    sent = len(tokens)  # `""` too: a token the detokenizer holds back (sse.token_piece)
     assert summary(result) == (sent, True, None if sent else "no_tokens")
+
+
+def test_tokens_are_counted_by_the_load_generators_rule():
+    """The prober and the load generator count the same tokens on the same stream: those
+    `sse.token_piece` finds, held-back `""` ones included, where counting events with text
+    would find fewer (and time the gaps differently)."""
+    events = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+        {"choices": [{"index": 0, "delta": {"content": "\u00e9t"}}]},
+        {"choices": [{"index": 0, "delta": {"content": ""}}]},  # ends inside a character
+        {"choices": [{"index": 0, "delta": {"content": "\u00e9"}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+        {"choices": [], "usage": {"completion_tokens": 3}},
+    ]
+    stream = [sse.encode(event) for event in events] + [sse.DONE_EVENT]
+    load_generator = [i for i, event in enumerate(events) if sse.token_piece(event) is not None]
+    with_text = [i for i, event in enumerate(events) if sse.token_piece(event)]
+    result = parse_stream(stream)
+    assert summary(result) == (3, True, None)
+    assert list(result.token_chunks) == load_generator == [1, 2, 3]
+    assert len(with_text) == 2  # the old rule's count: the two rules differ here
+    completions = [sse.encode({"choices": [{"index": 0, "text": t}]}) for t in ("a", "", "b")]
+    assert parse_stream([*completions, sse.DONE_EVENT]).tokens == 3
 
 
 def test_parse_models_reads_vllm_cards_and_rejects_garbage():

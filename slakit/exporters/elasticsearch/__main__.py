@@ -1,0 +1,7 @@
+"""`python -m slakit.exporters.elasticsearch`."""
+
+import sys
+
+from slakit.exporters.elasticsearch import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m slakit.exporters.gpu`."""
+
+import sys
+
+from slakit.exporters.gpu import main
+
+sys.exit(main())

@@ -1,0 +1,26 @@
+"""The GPU exporter's settings (flags > `SLAKIT_GPU_EXPORTER_<FIELD>` > `--config` > defaults)."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from slakit.exporters.settings import ExporterSettings
+
+DEFAULT_PORT = 19400
+
+
+class GpuExporterConfig(ExporterSettings):
+    """Where to listen, how long a collection may take, and the `Hostname` label."""
+
+    model_config = SettingsConfigDict(env_prefix="SLAKIT_GPU_EXPORTER_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    timeout_s: float = Field(5.0, gt=0)
+    hostname: str = Field(default_factory=socket.gethostname)  # the `Hostname` label
+
+
+load_config = GpuExporterConfig.load

@@ -1,0 +1,7 @@
+"""`python -m slakit.exporters.inference`."""
+
+import sys
+
+from slakit.exporters.inference import main
+
+sys.exit(main())
