@@ -3,29 +3,59 @@
 Instant queries for histogram quantiles over the window, range queries for gauges and
 for the report's server-side plots (same time axis as the client samples). Every query
 goes through prometheus-api-client; "no data" is a result, not an error.
+
+Steps, rate windows and the wait for the last scrape follow the scrape interval read from
+that Prometheus once per run (`read_scrape`): a production Prometheus scraping every 15 or
+30 s would give gauges points that are not there and rate() windows with one sample.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import requests
+import yaml
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from urllib3.util.retry import Retry
 
 from slakit.generate.dashboards_panels import DashboardDef, bind
-from slakit.report.model import ServerSeries
+from slakit.generate.spec import parse_prom_duration
+from slakit.report.model import ScrapeSettings, ServerSeries
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
+from slakit.stack.config import PrometheusConfig
 
-STEP_S = 5  # the embedded stack's scrape interval
-PLOT_WINDOW = "30s"  # rolling window for histogram quantiles over time
 # A report makes dozens of queries: prometheus-api-client's default (3 retries, backoff
 # 1 s) turned a Prometheus that went away after the check into minutes of report phase.
 QUERY_TIMEOUT_S = 10
 QUERY_RETRIES = 1
+MIN_SPAN_SCRAPES = 2  # a window's rate() needs two samples of each series
+RATE_WINDOW_SCRAPES = 4  # rolling rate(): at least four scrapes, as Prometheus advises
+PLOT_WINDOW_S = 30  # rolling window for histogram quantiles over time, at least
+SCRAPE_SLACK_S = 1  # a scrape's own duration and ingestion, beyond the interval
+# Not metric names in a PromQL expression: label matchers, ranges, strings, grouping
+# clauses; then function calls (a name before "(") and keywords.
+_NOT_NAMES = re.compile(
+    r'\{[^}]*\}|\[[^\]]*\]|"[^"]*"|\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)'
+)
+_NAME = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*(?![\w:])(?!\s*\()")
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "group_left", "group_right", "inf", "nan"}
+# What a Prometheus that does not answer, or answers otherwise than documented, raises.
+_UNREADABLE = (
+    PrometheusApiClientException,
+    RequestException,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    yaml.YAMLError,
+)
 
 
 @dataclass
@@ -40,15 +70,113 @@ def _ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def _connect(url: str) -> PrometheusConnect:
+    return PrometheusConnect(
+        url=url, disable_ssl=True, retry=Retry(total=QUERY_RETRIES), timeout=QUERY_TIMEOUT_S
+    )
+
+
+def _seconds(text: str) -> float:
+    """A duration as Prometheus writes it ('15s', '1m30s'): number+unit parts, summed."""
+    parts = re.findall(r"\d+[a-z]+", text)
+    if not parts or "".join(parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(parse_prom_duration(part) for part in parts)
+
+
+def _metric_names(promql: str) -> set[str]:
+    """The metric names an expression of the SLI catalogue reads."""
+    bare = _NOT_NAMES.sub(" ", render(promql, 0.5, "1m"))
+    return {name for name in _NAME.findall(bare) if name not in _KEYWORDS}
+
+
+def _queried_jobs(prom: PrometheusConnect) -> set[str]:
+    """The `job`s of the series the server SLIs read, as Prometheus holds them now."""
+    names = sorted(
+        {
+            name
+            for sli in CATALOGUE.values()
+            if sli.side == "server"
+            for promql in (sli.promql, *sli.alternatives)
+            for name in _metric_names(promql)
+        }
+    )
+    try:
+        result = prom.custom_query(f'group by (job) ({{__name__=~"{"|".join(names)}"}})')
+    except (PrometheusApiClientException, RequestException, ValueError):
+        return set()
+    return {r["metric"]["job"] for r in result if "job" in r["metric"]}
+
+
+def _target_intervals(prom: PrometheusConnect) -> dict[str, float]:
+    """Job -> scrape interval of Prometheus's active targets (`/api/v1/targets`)."""
+    out: dict[str, float] = {}
+    for target in prom.get_targets(state="active")["activeTargets"]:
+        job = target["labels"].get("job", target["scrapePool"])
+        out[job] = max(out.get(job, 0.0), _seconds(target["scrapeInterval"]))
+    return out
+
+
+def _config_intervals(prom: PrometheusConnect) -> dict[str, float]:
+    """Job -> scrape interval in Prometheus's loaded configuration (`/api/v1/status/config`),
+    for a Prometheus that does not show its targets."""
+    with requests.Session() as session:
+        session.mount(prom.url, HTTPAdapter(max_retries=Retry(total=QUERY_RETRIES)))
+        answer = session.get(f"{prom.url}/api/v1/status/config", timeout=QUERY_TIMEOUT_S)
+    answer.raise_for_status()
+    config = yaml.safe_load(answer.json()["data"]["yaml"])
+    default = config.get("global", {}).get("scrape_interval", "1m")  # Prometheus's default
+    return {
+        job["job_name"]: _seconds(job.get("scrape_interval", default))
+        for job in config.get("scrape_configs") or []
+    }
+
+
+def _settings(interval_s: float, source: str, jobs: list[str]) -> ScrapeSettings:
+    """What follows from a scrape interval: one range-query point per scrape, and rolling
+    rate windows of at least RATE_WINDOW_SCRAPES scrapes."""
+    return ScrapeSettings(
+        interval_s=interval_s,
+        source=source,
+        jobs=jobs,
+        step_s=interval_s,
+        rate_window_s=max(PLOT_WINDOW_S, math.ceil(RATE_WINDOW_SCRAPES * interval_s)),
+    )
+
+
+def read_scrape(url: str) -> ScrapeSettings:
+    """The scrape interval behind the series slakit reads from the Prometheus at `url`: the
+    largest among the jobs those series come from (all active jobs when none is found yet),
+    from its targets, else its configuration, else the embedded stack's default. The largest,
+    so every series has a point per step and two samples in every rate window."""
+    prom = _connect(url)
+    jobs = _queried_jobs(prom)
+    for source, read in (("targets", _target_intervals), ("config", _config_intervals)):
+        try:
+            by_job = read(prom)
+        except _UNREADABLE:
+            continue
+        chosen = {job: s for job, s in by_job.items() if job in jobs} or by_job
+        if chosen:
+            return _settings(max(chosen.values()), source, sorted(chosen))
+    return _settings(_seconds(PrometheusConfig().scrape_interval), "default", [])
+
+
+def wait_for_scrape(scrape: ScrapeSettings, ended: float) -> None:
+    """Wait until a scrape after `ended` landed, so the window's last samples are in."""
+    delay = ended + scrape.interval_s + SCRAPE_SLACK_S - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
 class Window:
     """Queries against one Prometheus for one run window [start, end]."""
 
-    def __init__(self, url: str, start: float, end: float) -> None:
-        self.prom = PrometheusConnect(
-            url=url, disable_ssl=True, retry=Retry(total=QUERY_RETRIES), timeout=QUERY_TIMEOUT_S
-        )
+    def __init__(self, url: str, start: float, end: float, scrape: ScrapeSettings) -> None:
+        self.prom = _connect(url)
         self.start = start
         self.end = end
+        self.scrape = scrape
 
     def _instant(self, promql: str) -> float | None:
         try:
@@ -63,7 +191,10 @@ class Window:
         """(labels, finite points) of every series a range query over the window returns."""
         try:
             result = self.prom.custom_query_range(
-                promql, start_time=_ts(self.start), end_time=_ts(self.end), step=f"{STEP_S}s"
+                promql,
+                start_time=_ts(self.start),
+                end_time=_ts(self.end),
+                step=f"{self.scrape.step_s:g}",
             )
         except (PrometheusApiClientException, RequestException, ValueError):
             return []
@@ -84,8 +215,13 @@ class Window:
 
     @property
     def span(self) -> str:
-        """The window as a PromQL range, at least two scrapes long."""
-        return f"{max(int(self.end - self.start), 2 * STEP_S)}s"
+        """The window as a PromQL range, at least MIN_SPAN_SCRAPES scrapes long."""
+        floor = math.ceil(MIN_SPAN_SCRAPES * self.scrape.interval_s)
+        return f"{max(int(self.end - self.start), floor)}s"
+
+    @property
+    def rate_window(self) -> str:
+        return f"{self.scrape.rate_window_s:g}s"
 
     def evaluate(self, sli: Sli, aggregation: str) -> ServerValue:
         """The SLI's value over the window, trying older metric names when needed."""
@@ -110,7 +246,7 @@ class Window:
     def series(self, sli: Sli) -> ServerSeries:
         """The SLI over time for plots: gauges as they are, histograms as rolling p95."""
         for promql in (sli.promql, *sli.alternatives):
-            query = render(promql, 0.95, PLOT_WINDOW) if sli.histogram else promql
+            query = render(promql, 0.95, self.rate_window) if sli.histogram else promql
             points = self._range(query)
             if points:
                 return ServerSeries(
@@ -133,9 +269,9 @@ def _aggregate(points: list[float], aggregation: str) -> float:
     return float(np.quantile(points, PERCENTILES[aggregation]))
 
 
-def server_series(url: str, start: float, end: float) -> list[ServerSeries]:
+def server_series(url: str, start: float, end: float, scrape: ScrapeSettings) -> list[ServerSeries]:
     """Every server-side SLI of the catalogue over the window (what "what limited it" reads)."""
-    window = Window(url, start, end)
+    window = Window(url, start, end, scrape)
     return [window.series(sli) for sli in CATALOGUE.values() if sli.side == "server"]
 
 
@@ -150,18 +286,18 @@ def _legend(template: str, labels: dict) -> str:
 
 
 def panel_series(
-    url: str, start: float, end: float, dashboards: list[DashboardDef]
+    url: str, start: float, end: float, scrape: ScrapeSettings, dashboards: list[DashboardDef]
 ) -> list[ServerSeries]:
     """The dashboards' time-series panels over the run window, query for query: what a
     reader sees in the report is what Grafana shows for the same minutes."""
-    window = Window(url, start, end)
+    window = Window(url, start, end, scrape)
     out = []
     for dashboard in dashboards:
         for panel in dashboard.panels:
             if panel.kind != "timeseries":
                 continue
             for promql, legend in panel.queries:
-                query = bind(promql, rate_interval=PLOT_WINDOW, range_=window.span)
+                query = bind(promql, rate_interval=window.rate_window, range_=window.span)
                 for labels, points in window.range_by_series(query):
                     name = _legend(legend, labels)
                     out.append(

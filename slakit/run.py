@@ -26,8 +26,8 @@ from slakit.load.prompts import check_sources
 from slakit.load.runner import Interrupt, StepResult, run_step
 from slakit.load.samples import outcome_counts, read_samples
 from slakit.load.users import read_generator_costs
-from slakit.metrics import STEP_S, Window, panel_series, server_series
-from slakit.report.model import LoadInfo, Report, SweepStep
+from slakit.metrics import Window, panel_series, read_scrape, server_series, wait_for_scrape
+from slakit.report.model import LoadInfo, Report, ScrapeSettings, SweepStep
 from slakit.report.writer import write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
 from slakit.stack import supervisor
@@ -110,8 +110,9 @@ def run_scenario(
 
 def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
     """The load (one step or a sweep) and the report built from it."""
+    scrape = read_scrape(target.prometheus) if target.prometheus else None
     if scenario.load.sweep:
-        return _sweep(scenario, path, target, run_dir, stack_cfg)
+        return _sweep(scenario, path, target, run_dir, stack_cfg, scrape)
     rate = scenario.load.rate
     with Capture(run_dir, ports) if ports else nullcontext() as capture:
         step = run_step(
@@ -125,7 +126,9 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
             label=scenario.name,
         )
     samples = read_samples(run_dir)
-    return _report(scenario, path, target, run_dir, [step], samples, stack_cfg, capture=capture)
+    return _report(
+        scenario, path, target, run_dir, [step], samples, stack_cfg, scrape, capture=capture
+    )
 
 
 def _cut_after_load(report: Report, reason: str) -> Report:
@@ -188,6 +191,7 @@ def _report(
     steps: list[StepResult],
     samples: pd.DataFrame,
     stack_cfg: StackConfig | None,
+    scrape: ScrapeSettings | None,
     sweep: list[SweepStep] | None = None,
     capacity: float | None = None,
     judged: tuple[list, ev.EvalWindow] | None = None,
@@ -197,8 +201,9 @@ def _report(
     warmup_end = min(started + scenario.warmup, ended)
     window = ev.EvalWindow(warmup_end, ended)
     partial = next((s.partial_reason for s in steps if s.partial_reason), None)
-    _await_last_scrape(ended)
-    prom = Window(target.prometheus, warmup_end, ended) if target.prometheus else None
+    if scrape:
+        wait_for_scrape(scrape, ended)
+    prom = Window(target.prometheus, warmup_end, ended, scrape) if scrape else None
     if judged is None:
         slos = ev.evaluate_slos(scenario, samples, window, prom)
         load = _load_info(scenario, samples, window, steps[0].requested_rps, run_dir)
@@ -208,10 +213,10 @@ def _report(
     kinds = ev.summarise_kinds(samples, window)
     load.from_due_differs = ev.from_due_differs(kinds["all"])
     points = ev.timeseries(samples)
-    signals = server_series(target.prometheus, started, ended) if target.prometheus else []
+    signals = server_series(target.prometheus, started, ended, scrape) if scrape else []
     panels = (
-        panel_series(target.prometheus, started, ended, report_dashboards(scenario))
-        if target.prometheus
+        panel_series(target.prometheus, started, ended, scrape, report_dashboards(scenario))
+        if scrape
         else []
     )
     measurement = judge_measurement(
@@ -247,6 +252,7 @@ def _report(
         limits=explain(slos, kinds, load, signals, points),
         alerts=_alerts(stack_cfg, started),
         measurement=measurement,
+        scrape=scrape,
         verdict=verdict,
         exit_code=code,
     )
@@ -259,13 +265,6 @@ def report_dashboards(scenario: Scenario) -> list[DashboardDef]:
     if kinds & {"es_search", "es_bulk", "rag"}:
         chosen.append(ELASTICSEARCH_DASHBOARD)
     return chosen
-
-
-def _await_last_scrape(ended: float) -> None:
-    """Prometheus scrapes every STEP_S: wait until a scrape after the run's end landed."""
-    delay = ended + STEP_S + 1 - time.time()
-    if delay > 0:
-        time.sleep(delay)
 
 
 def _alerts(stack_cfg: StackConfig | None, since: float) -> list[dict]:
@@ -288,6 +287,7 @@ def _sweep(
     target: ResolvedTarget,
     run_dir: Path,
     stack_cfg: StackConfig | None,
+    scrape: ScrapeSettings | None,
 ) -> Report:
     """Step (or bisect) the open-loop rate until an SLO breaks; capacity = highest pass."""
     sweep = scenario.load.sweep
@@ -311,8 +311,9 @@ def _sweep(
         frame = read_samples(out)
         frames.append(frame)
         window = ev.EvalWindow(min(step.started + scenario.warmup, step.ended), step.ended)
-        _await_last_scrape(step.ended)
-        prom = Window(target.prometheus, window.start, window.end) if target.prometheus else None
+        if scrape:
+            wait_for_scrape(scrape, step.ended)
+        prom = Window(target.prometheus, window.start, window.end, scrape) if scrape else None
         slos = ev.evaluate_slos(scenario, frame, window, prom)
         verdict, _ = overall(slos, scenario.gate.inconclusive_fails)
         info = _load_info(scenario, frame, window, rate, out)
@@ -357,6 +358,7 @@ def _sweep(
         steps,
         pd.concat(frames),
         stack_cfg,
+        scrape,
         sweep=results,
         capacity=capacity,
         judged=(best.slos, window),

@@ -93,6 +93,18 @@ class ServerSeries(BaseModel):
     note: str = ""  # e.g. "no data: the exporter is not scraped"
 
 
+class ScrapeSettings(BaseModel):
+    """How the server-side series were read (`slakit.metrics.read_scrape`): the scrape
+    interval of the jobs behind them, where slakit read it, and the range-query step and
+    rolling rate window that follow from it."""
+
+    interval_s: float
+    source: Literal["targets", "config", "default"]  # Prometheus's API, or the stack default
+    jobs: list[str] = Field(default_factory=list)  # the jobs whose largest interval it is
+    step_s: float
+    rate_window_s: float
+
+
 class SweepStep(BaseModel):
     rate: float
     achieved_rps: float
@@ -197,6 +209,9 @@ class Report(BaseModel):
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     baseline_run_id: str | None = None
     measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
+    scrape: ScrapeSettings | None = None
+    """None: no Prometheus was queried, or a report from before slakit read the interval
+    (it assumed 5 s)."""
     verdict: Verdict
     exit_code: int
 

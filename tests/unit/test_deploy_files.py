@@ -29,7 +29,6 @@ from slakit.errors import InputError
 from slakit.exporters.elasticsearch import EsExporterConfig
 from slakit.exporters.gpu import GpuExporterConfig
 from slakit.exporters.inference import InferenceExporterConfig
-from slakit.metrics import STEP_S
 from slakit.paths import cache_dir
 from slakit.scenario import ExplicitTarget
 from slakit.stack.config import StackConfig
@@ -310,7 +309,7 @@ def test_scrape_jobs_are_the_embedded_stacks() -> None:
         config = load_yaml(path)
         jobs = {job["job_name"]: job for job in config["scrape_configs"]}
         assert set(jobs) == expected, f"{path.name}: jobs {sorted(jobs)}"
-        assert config["global"]["scrape_interval"] == f"{STEP_S}s", path
+        assert config["global"]["scrape_interval"] == StackConfig().prometheus.scrape_interval, path
         for job in jobs.values():
             assert job.get("metrics_path", "/metrics") == "/metrics"
         # VllmQueueGrowing joins on `engine`; the embedded stack sets it on the vllm job.

@@ -1,0 +1,21 @@
+"""A report keeps the scrape interval its server side was read with; one written before
+slakit read it (when it assumed 5 s) still loads."""
+
+from __future__ import annotations
+
+from slakit.report.model import Report, ScrapeSettings
+from tests.report_factory import passing_report
+
+
+def test_a_report_keeps_its_scrape_settings() -> None:
+    scrape = ScrapeSettings(
+        interval_s=15, source="targets", jobs=["vllm"], step_s=15, rate_window_s=60
+    )
+    stored = passing_report(scrape=scrape).model_dump_json()
+    assert Report.model_validate_json(stored).scrape == scrape
+
+
+def test_a_report_from_before_the_field_loads() -> None:
+    old = passing_report().model_dump(mode="json")
+    del old["scrape"]
+    assert Report.model_validate(old).scrape is None
