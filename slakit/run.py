@@ -27,6 +27,7 @@ from slakit.load.runner import Interrupt, StepResult, run_step
 from slakit.load.samples import outcome_counts, read_samples
 from slakit.load.users import read_generator_costs
 from slakit.metrics import Window, panel_series, read_scrape, server_series, wait_for_scrape
+from slakit.paths import new_run_dir
 from slakit.report.model import LoadInfo, Report, ScrapeSettings, SweepStep
 from slakit.report.writer import write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
@@ -93,8 +94,7 @@ def run_scenario(
         ports = capture_ports(scenario, target) if wire_check else None
         check_reachable(scenario, target)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.run_dir_name()}"
-        run_dir = out_root / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = new_run_dir(out_root, run_id)
         with Interrupt() as interrupt:  # from here on a signal cuts the run, never aborts it
             report = _run(scenario, path, target, run_dir, stack_cfg, ports)
             if interrupt.reason and report.status == "complete":
