@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from slakit.stack import elasticsearch, monitoring, vllm
+from slakit.stack import elasticsearch, monitoring, placement, vllm
 from slakit.stack.config import ExporterConfig, StackConfig
 from slakit.stack.process import PartSpec
 
@@ -37,6 +37,8 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
             str(cfg.gateway.max_tokens),
             "--spans-file",
             str(cfg.state_dir / "gateway" / "spans.jsonl"),
+            "--priority",
+            placement.GATEWAY_PRIORITY,
         ],
         url=url,
         log=cfg.state_dir / "logs" / "gateway.log",

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from slakit import sse
 from slakit.stack import sim_engine
-from slakit.stack import vllm_metrics as vm
+from slakit.catalogue import metrics as catalogue
 from slakit.stack.config import SimConfig
 from slakit.stack.gateway import auth
 from slakit.stack.gateway import metrics as gm
@@ -134,8 +136,8 @@ def test_client_leaving_mid_stream_is_499_and_frees_the_engine():
             "499 counted",
         )
         assert metric(gw, gm.IN_FLIGHT) == 0
-        wait_until(lambda: metric(slow, vm.NUM_REQUESTS_RUNNING) == 0, 5, "engine request freed")
-        assert metric(slow, vm.REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
+        wait_until(lambda: metric(slow, catalogue.VLLM_NUM_REQUESTS_RUNNING) == 0, 5, "engine request freed")
+        assert metric(slow, catalogue.VLLM_REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
 
 
 def test_api_keys_and_open_routes(sim):
@@ -304,11 +306,22 @@ def test_prompt_numbers_passages_and_says_when_there_are_none():
     assert NO_PASSAGES in messages("why?", [], passage_words=10)[0]["content"]
 
 
-def test_command_line_with_keys_from_the_environment(sim):
+def test_command_line_with_keys_from_the_environment(sim, tmp_path):
+    """Also `--priority realtime` (as the embedded stack starts it): every thread of the
+    gateway, the span exporter's too, is SCHED_RR where allowed (root), else unchanged."""
     args = ("--engine-url", sim, "--es-url", closed_url(), "--model", MODEL)
+    args += ("--spans-file", str(tmp_path / "spans.jsonl"), "--priority", "realtime")
     env = {"SLAKIT_GATEWAY_API_KEYS": "k1, k2", "SLAKIT_GATEWAY_RATE_LIMIT_RPS": "50"}
     with serve_module("slakit.stack.gateway", *args, env=env) as gw:
         assert httpx.get(f"{gw}/ready").json()["engine"] == "ok"
+        (served,) = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if gw.rsplit(":", 1)[1] in (p.info["cmdline"] or [])
+        ]
+        policies = {os.sched_getscheduler(t.id) for t in served.threads()}
+        assert policies == {os.SCHED_RR if os.geteuid() == 0 else os.SCHED_OTHER}, policies
+        assert len(served.threads()) > 1
         url = f"{gw}/v1/chat/completions"
         assert httpx.post(url, json=CHAT).status_code == 401
         assert httpx.post(url, json=CHAT, headers={"Authorization": "Bearer k2"}).status_code == 200

@@ -4,7 +4,9 @@ API keys and the rate limit come from the environment (SLAKIT_GATEWAY_API_KEYS,
 SLAKIT_GATEWAY_RATE_LIMIT_RPS), so they never show in a process list. The client address
 the failed-auth limiter counts by is the connection's own: `X-Forwarded-For` is believed
 only from the proxies SLAKIT_GATEWAY_TRUSTED_PROXIES names (comma-separated addresses),
-else any local client could claim a new address per guess.
+else any local client could claim a new address per guess. `--priority` asks for the
+scheduling the embedded stack gives it (`slakit.stack.placement.GATEWAY_PRIORITY`),
+before any thread starts so its threads share it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from slakit.stack import placement
 from slakit.stack.gateway.app import create_app
 from slakit.stack.gateway.settings import TRUSTED_PROXIES_ENV, GatewaySettings
 
@@ -31,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-tokens", type=int, default=GatewaySettings.max_tokens)
     p.add_argument("--passage-words", type=int, default=GatewaySettings.passage_words)
     p.add_argument("--spans-file", type=Path, default=None)
+    p.add_argument("--priority", choices=placement.PRIORITIES, default="default")
     args = p.parse_args(argv)
+    placement.prioritise(args.priority, inherited=True)
     settings = GatewaySettings.from_env(
         engine_url=args.engine_url,
         es_url=args.es_url,
