@@ -15,7 +15,7 @@ import pandas as pd
 
 from slakit.generate import names
 from slakit.stack import vllm_metrics as vm
-from slakit.stack.gateway import metrics as gm
+from slakit.gateway import metrics as gm
 
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 AGGREGATIONS = (*PERCENTILES, "mean", "max", "rate", "ratio")

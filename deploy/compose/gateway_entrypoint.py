@@ -1,4 +1,4 @@
-"""Run `python -m slakit.stack.gateway` against a secured Elasticsearch.
+"""Run `python -m slakit.gateway` against a secured Elasticsearch.
 
 The gateway takes Elasticsearch's address only as `--es-url`, and a cluster with security on
 needs credentials. Written into that URL on the command line, a password shows in every
@@ -55,7 +55,7 @@ def gateway_argv(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
 
 
 def main() -> None:
-    from slakit.stack.gateway.__main__ import main as gateway_main
+    from slakit.gateway.__main__ import main as gateway_main
 
     gateway_main(gateway_argv(sys.argv[1:], os.environ))
 

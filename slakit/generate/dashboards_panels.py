@@ -16,7 +16,7 @@ from slakit.generate.spec import Alerting, BurnRate, prom_duration
 from slakit.scenario import Slo
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 from slakit.stack import vllm_metrics as vm
-from slakit.stack.gateway import metrics as gm
+from slakit.gateway import metrics as gm
 from slakit.units import Objective, parse_objective
 
 SLO_LABEL = "slo"  # the label slakit's alert rules put on an SLO's alerts

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from slakit.exporters import inference
 from slakit.stack import vllm_metrics as vm
-from slakit.stack.gateway import metrics as gm
+from slakit.gateway import metrics as gm
 
 # slakit/exporters/gpu.py (FIELDS, dcgm-exporter names; framebuffer in MiB, temperature in C)
 GPU_FB_USED = "DCGM_FI_DEV_FB_USED"

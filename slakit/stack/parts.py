@@ -18,7 +18,7 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
         argv=[
             sys.executable,
             "-m",
-            "slakit.stack.gateway",
+            "slakit.gateway",
             "--host",
             cfg.host,
             "--port",

@@ -273,7 +273,7 @@ def test_rag_probe_through_the_real_gateway_with_an_api_key(
     with (
         sim(port),
         serve_module(
-            "slakit.stack.gateway",
+            "slakit.gateway",
             "--engine-url",
             f"http://{HOST}:{port}",
             "--es-url",

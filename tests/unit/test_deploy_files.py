@@ -32,7 +32,7 @@ from slakit.exporters.inference import InferenceExporterConfig
 from slakit.paths import cache_dir
 from slakit.scenario import ExplicitTarget
 from slakit.stack.config import StackConfig
-from slakit.stack.gateway import settings as gateway_settings
+from slakit.gateway import settings as gateway_settings
 from slakit.stack.monitoring import scrape_targets
 from slakit.yamlconf import load_model
 
@@ -533,7 +533,7 @@ def test_vllm_arguments_parse_with_vllms_own_parser() -> None:
 
 
 def gateway_flags() -> set[str]:
-    done = run([sys.executable, "-m", "slakit.stack.gateway", "--help"])
+    done = run([sys.executable, "-m", "slakit.gateway", "--help"])
     assert done.returncode == 0, done.stderr
     return set(re.findall(r"--[a-z][a-z-]*", done.stdout))
 

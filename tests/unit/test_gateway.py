@@ -20,14 +20,14 @@ import psutil
 import pytest
 
 from slakit import sse
+from slakit.gateway import auth
+from slakit.gateway import metrics as gm
+from slakit.gateway.app import create_app
+from slakit.gateway.rag import NO_PASSAGES, messages
+from slakit.gateway.settings import GatewaySettings
 from slakit.stack import sim_engine
-from slakit.catalogue import metrics as catalogue
+from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import SimConfig
-from slakit.stack.gateway import auth
-from slakit.stack.gateway import metrics as gm
-from slakit.stack.gateway.app import create_app
-from slakit.stack.gateway.rag import NO_PASSAGES, messages
-from slakit.stack.gateway.settings import GatewaySettings
 from tests.servers import (
     free_port,
     metric,
@@ -136,8 +136,8 @@ def test_client_leaving_mid_stream_is_499_and_frees_the_engine():
             "499 counted",
         )
         assert metric(gw, gm.IN_FLIGHT) == 0
-        wait_until(lambda: metric(slow, catalogue.VLLM_NUM_REQUESTS_RUNNING) == 0, 5, "engine request freed")
-        assert metric(slow, catalogue.VLLM_REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
+        wait_until(lambda: metric(slow, vm.NUM_REQUESTS_RUNNING) == 0, 5, "engine request freed")
+        assert metric(slow, vm.REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
 
 
 def test_api_keys_and_open_routes(sim):
@@ -187,7 +187,7 @@ def test_failed_auth_is_limited_per_client_before_any_key_is_compared(sim):
 def test_a_forwarded_for_header_does_not_reset_the_failed_auth_limit(sim):
     """Only the connection's address counts unless a trusted proxy is named."""
     args = ("--engine-url", sim, "--es-url", closed_url(), "--model", MODEL)
-    with serve_module("slakit.stack.gateway", *args, env={"SLAKIT_GATEWAY_API_KEYS": "k1"}) as gw:
+    with serve_module("slakit.gateway", *args, env={"SLAKIT_GATEWAY_API_KEYS": "k1"}) as gw:
         statuses = [
             httpx.get(
                 f"{gw}/v1/models",
@@ -312,7 +312,7 @@ def test_command_line_with_keys_from_the_environment(sim, tmp_path):
     args = ("--engine-url", sim, "--es-url", closed_url(), "--model", MODEL)
     args += ("--spans-file", str(tmp_path / "spans.jsonl"), "--priority", "realtime")
     env = {"SLAKIT_GATEWAY_API_KEYS": "k1, k2", "SLAKIT_GATEWAY_RATE_LIMIT_RPS": "50"}
-    with serve_module("slakit.stack.gateway", *args, env=env) as gw:
+    with serve_module("slakit.gateway", *args, env=env) as gw:
         assert httpx.get(f"{gw}/ready").json()["engine"] == "ok"
         (served,) = [
             p

@@ -14,14 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from slakit.errors import InputError
+from slakit.gateway.app import create_app
+from slakit.gateway.settings import GatewaySettings
 from slakit.load import sizing
 from slakit.load.prompts import draw_tokens, token_lengths
 from slakit.paths import cache_dir
 from slakit.scenario import Distribution, LlmKind
 from slakit.stack import sim_engine
 from slakit.stack.config import SimConfig
-from slakit.stack.gateway.app import create_app
-from slakit.stack.gateway.settings import GatewaySettings
 from slakit.stack.model import ensure_model
 from slakit.target import ResolvedTarget
 from tests.servers import free_port, serve_in_thread

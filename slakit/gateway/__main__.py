@@ -1,4 +1,4 @@
-"""`python -m slakit.stack.gateway`: one uvicorn worker, warnings only, no access log.
+"""`python -m slakit.gateway`: one uvicorn worker, warnings only, no access log.
 
 API keys and the rate limit come from the environment (SLAKIT_GATEWAY_API_KEYS,
 SLAKIT_GATEWAY_RATE_LIMIT_RPS), so they never show in a process list. The client address
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import uvicorn
 
+from slakit.gateway.app import create_app
+from slakit.gateway.settings import TRUSTED_PROXIES_ENV, GatewaySettings
 from slakit.stack import placement
-from slakit.stack.gateway.app import create_app
-from slakit.stack.gateway.settings import TRUSTED_PROXIES_ENV, GatewaySettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m slakit.stack.gateway", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m slakit.gateway", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--engine-url", required=True, help="OpenAI-compatible engine base URL")

@@ -24,9 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from slakit import sse
-from slakit.stack.gateway import rag
-from slakit.stack.gateway.auth import KeyGate
-from slakit.stack.gateway.metrics import (
+from slakit.gateway import rag
+from slakit.gateway.auth import KeyGate
+from slakit.gateway.metrics import (
     ROUTE_CHAT,
     ROUTE_COMPLETIONS,
     ROUTE_RAG,
@@ -35,8 +35,8 @@ from slakit.stack.gateway.metrics import (
     GatewayMetrics,
     RequestObservation,
 )
-from slakit.stack.gateway.settings import GatewaySettings
-from slakit.stack.gateway.tracing import (
+from slakit.gateway.settings import GatewaySettings
+from slakit.gateway.tracing import (
     ATTR_COMPLETION_TOKENS,
     ATTR_DOCUMENTS,
     ATTR_INDEX,
@@ -47,7 +47,7 @@ from slakit.stack.gateway.tracing import (
     context_headers,
     end_span,
 )
-from slakit.stack.gateway.upstream import StreamTap
+from slakit.gateway.upstream import StreamTap
 from slakit.stack.openai_errors import error_body, error_response
 
 EVENT_STREAM = "text/event-stream"
