@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from urllib3.util.retry import Retry
 
-from slakit.generate.dashboards_panels import DashboardDef, bind
+from slakit.catalogue.panels import DashboardDef, bind
 from slakit.generate.spec import parse_prom_duration
 from slakit.report.model import ScrapeSettings, ServerSeries
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render

@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from slakit import evaluate as ev
-from slakit.errors import InputError
-from slakit.gate import regate, verified_report
-from slakit.generate.dashboards_panels import (
+from slakit.catalogue.panels import (
     ELASTICSEARCH_DASHBOARD,
     GATEWAY_DASHBOARD,
     VLLM_DASHBOARD,
     DashboardDef,
 )
+from slakit.errors import InputError
+from slakit.gate import regate, verified_report
 from slakit.limits import explain, why_late
 from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules

@@ -2,8 +2,9 @@
 
 Each SLI says what it measures (dimension), which aggregations make sense, and how it is
 computed: client-side from per-request samples, or server-side as PromQL over the run
-window. The evaluator, the alert generator and the dashboards read these same objects,
-so a metric name is written here (or in the module that exports it) and nowhere else.
+window. The evaluator, the alert generator and the dashboards read these same objects;
+the metric names come from the catalogue (`slakit/catalogue/metrics.py`), the only thing
+this module imports from slakit.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from slakit.generate import names
-from slakit.stack import vllm_metrics as vm
-from slakit.gateway import metrics as gm
+from slakit.catalogue import metrics as m
+from slakit.catalogue.aggregations import AGGREGATIONS, DISTRIBUTION, PERCENTILES
 
-PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
-AGGREGATIONS = (*PERCENTILES, "mean", "max", "rate", "ratio")
-DISTRIBUTION = (*PERCENTILES, "mean", "max")
+__all__ = ["AGGREGATIONS", "CATALOGUE", "DISTRIBUTION", "PERCENTILES", "Sli", "render"]
 
 
 PerRequest = Callable[[pd.DataFrame], pd.Series]
@@ -123,7 +121,7 @@ _SERVER = [
         "number",
         "server",
         ("max", "mean", *PERCENTILES),
-        promql=f"sum({vm.NUM_REQUESTS_WAITING})",
+        promql=f"sum({m.VLLM_NUM_REQUESTS_WAITING})",
     ),
     Sli(
         "vllm_running",
@@ -131,7 +129,7 @@ _SERVER = [
         "number",
         "server",
         ("max", "mean", *PERCENTILES),
-        promql=f"sum({vm.NUM_REQUESTS_RUNNING})",
+        promql=f"sum({m.VLLM_NUM_REQUESTS_RUNNING})",
     ),
     Sli(
         "vllm_kv_cache_usage",
@@ -139,21 +137,21 @@ _SERVER = [
         "ratio",
         "server",
         ("max", "mean", *PERCENTILES),
-        promql=f"max({vm.KV_CACHE_USAGE_PERC})",
-        alternatives=(f"max({vm.GPU_CACHE_USAGE_PERC})",),
+        promql=f"max({m.VLLM_KV_CACHE_USAGE_PERC})",
+        alternatives=(f"max({m.VLLM_GPU_CACHE_USAGE_PERC})",),
     ),
-    _hist("vllm_ttft", "vLLM time to first token", vm.TIME_TO_FIRST_TOKEN),
-    _hist("vllm_itl", "vLLM inter-token latency", vm.INTER_TOKEN_LATENCY),
-    _hist("vllm_e2e", "vLLM end-to-end request latency", vm.E2E_REQUEST_LATENCY),
-    _hist("vllm_queue_time", "vLLM time in queue", vm.REQUEST_QUEUE_TIME),
+    _hist("vllm_ttft", "vLLM time to first token", m.VLLM_TIME_TO_FIRST_TOKEN),
+    _hist("vllm_itl", "vLLM inter-token latency", m.VLLM_INTER_TOKEN_LATENCY),
+    _hist("vllm_e2e", "vLLM end-to-end request latency", m.VLLM_E2E_REQUEST_LATENCY),
+    _hist("vllm_queue_time", "vLLM time in queue", m.VLLM_REQUEST_QUEUE_TIME),
     *[
         _hist(
             f"gateway_{stage}_latency",
             f"Gateway {stage} stage latency",
-            gm.STAGE_LATENCY,
+            m.GATEWAY_STAGE_LATENCY,
             f'stage="{stage}"',
         )
-        for stage in ("retrieve", "generate", "total")
+        for stage in m.GATEWAY_STAGES
     ],
     Sli(
         "es_search_latency",
@@ -161,7 +159,7 @@ _SERVER = [
         "seconds",
         "server",
         ("mean", "max", *PERCENTILES),
-        promql=f"sum(rate({names.ES_SEARCH_SECONDS}[1m])) / sum(rate({names.ES_SEARCH_TOTAL}[1m]))",
+        promql=f"sum(rate({m.ES_SEARCH_SECONDS}[1m])) / sum(rate({m.ES_SEARCH_TOTAL}[1m]))",
     ),
     Sli(
         "gpu_memory_utilisation",
@@ -169,7 +167,7 @@ _SERVER = [
         "ratio",
         "server",
         ("max", "mean", *PERCENTILES),
-        promql=f"max({names.GPU_FB_USED} / ({names.GPU_FB_USED} + {names.GPU_FB_FREE}))",
+        promql=f"max({m.GPU_FB_USED} / ({m.GPU_FB_USED} + {m.GPU_FB_FREE}))",
     ),
 ]
 

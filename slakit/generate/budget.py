@@ -22,12 +22,10 @@ from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
-from slakit.generate import names
+from slakit.catalogue import metrics as names
 from slakit.scenario import Slo
 from slakit.sli import CATALOGUE, PERCENTILES
 from slakit.units import parse_objective
-
-SERVER_ERROR_STATUS = "5.."
 
 
 def _pct(ratio: float) -> str:
@@ -108,12 +106,12 @@ def _error_ratio(slo: Slo) -> EventSlo:
     objective = parse_objective(slo.objective)
     if objective.higher_is_better:
         raise Unalertable("objective", "an error-ratio objective reads '< 1%'")
-    total = names.GATEWAY_REQUESTS
+    total = names.GATEWAY_REQUESTS_TOTAL
     return EventSlo(
         slo,
         budget=objective.threshold,
         total=total,
-        bad=f'{total}{{status=~"{SERVER_ERROR_STATUS}"}}',
+        bad=f'{total}{{status=~"{names.SERVER_ERROR_STATUS}"}}',
         meaning=f"under {_pct(objective.threshold)} of gateway requests answer 5xx",
     )
 

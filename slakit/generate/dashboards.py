@@ -1,9 +1,9 @@
 """Grafana dashboards and provisioning files, built with grafana-foundation-sdk.
 
-The panels are the data of `dashboards_panels`; this module only turns them into Grafana's
-typed models (so the JSON follows Grafana's schema instead of a hand-written shape) and
-writes one JSON file per dashboard, plus provisioning for a Prometheus datasource with a
-fixed uid and a file provider that loads the JSON files.
+The panels are data (`slakit/catalogue/panels.py`, `dashboards_panels`); this module only
+turns them into Grafana's typed models (so the JSON follows Grafana's schema instead of a
+hand-written shape) and writes one JSON file per dashboard, plus provisioning for a
+Prometheus datasource with a fixed uid and a file provider that loads the JSON files.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from slakit.errors import InputError
-from slakit.generate.dashboards_panels import (
+from slakit.catalogue import metrics as m
+from slakit.catalogue.panels import (
     MODEL_LABEL,
     VAR_DATASOURCE,
     VAR_INSTANCE,
     VAR_MODEL,
     DashboardDef,
     PanelDef,
-    dashboards,
 )
+from slakit.errors import InputError
+from slakit.generate.dashboards_panels import dashboards
 from slakit.generate.spec import load_spec
-from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import PrometheusConfig, StackConfig
 
 DATASOURCE_UID = "slakit-prometheus"
@@ -65,7 +65,7 @@ def _variables(instance_query: str) -> list:
         .type(DATASOURCE_TYPE)
         .current(model.VariableOption(selected=True, text=DATASOURCE_UID, value=DATASOURCE_UID)),
         query(VAR_INSTANCE, "Instance", f"label_values({instance_query}, instance)"),
-        query(VAR_MODEL, "Model", f"label_values({vm.NUM_REQUESTS_RUNNING}, {MODEL_LABEL})"),
+        query(VAR_MODEL, "Model", f"label_values({m.VLLM_NUM_REQUESTS_RUNNING}, {MODEL_LABEL})"),
     ]
 
 

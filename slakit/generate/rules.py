@@ -3,7 +3,7 @@ series that must make it fire and the healthy ones that must not, so the rule fi
 promtool unit tests are generated from the same object and cannot drift apart.
 
 SLO checks are multi-window, multi-burn-rate alerts over recorded error ratios; resource
-checks are thresholds on exporter metrics (names from `slakit.generate.names`).
+checks are thresholds on exporter metrics (names from `slakit.catalogue.metrics`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client.utils import floatToGoString
 
+from slakit.catalogue import metrics as names
 from slakit.errors import InputError
-from slakit.generate import names
-from slakit.generate.budget import SERVER_ERROR_STATUS, EventSlo
+from slakit.generate.budget import EventSlo
 from slakit.generate.spec import Alerting, BurnRate, ResourceRule, Resources, prom_duration
 from slakit.stack import monitoring
 from slakit.stack.config import StackConfig
@@ -360,11 +360,11 @@ def resource_checks(res: Resources, clock: Clock) -> list[Check]:
         healthy=[_histogram(e2e, buckets, buckets[0])],
     )
     t = res.error_rate.above
-    requests = names.GATEWAY_REQUESTS
+    requests = names.GATEWAY_REQUESTS_TOTAL
     add(
         res.error_rate,
         alert="GatewayErrorRateHigh",
-        expr=f'sum(rate({requests}{{status=~"{SERVER_ERROR_STATUS}"}}[{w}])) / '
+        expr=f'sum(rate({requests}{{status=~"{names.SERVER_ERROR_STATUS}"}}[{w}])) / '
         f"sum(rate({requests}[{w}])) > {_num(t)}",
         summary="The gateway answers many requests with 5xx",
         description=f"{{{{ $value | humanizePercentage }}}} of gateway requests failed over {w} "
@@ -376,7 +376,7 @@ def resource_checks(res: Resources, clock: Clock) -> list[Check]:
         healthy=[_errors(t / 2).series],
     )
     t = res.vllm_queue_growing.kv_cache_at_least
-    waiting = names.VLLM_WAITING
+    waiting = names.VLLM_NUM_REQUESTS_WAITING
     add(
         res.vllm_queue_growing,
         alert="VllmQueueGrowing",
@@ -469,8 +469,12 @@ def _errors(share: float) -> Case:
     route = {"route": "/v1/chat/completions"}
     return Case(
         [
-            Series(_sel(names.GATEWAY_REQUESTS, {**route, "status": "500"}), 0, bad),
-            Series(_sel(names.GATEWAY_REQUESTS, {**route, "status": "200"}), 0, PER_INTERVAL - bad),
+            Series(_sel(names.GATEWAY_REQUESTS_TOTAL, {**route, "status": "500"}), 0, bad),
+            Series(
+                _sel(names.GATEWAY_REQUESTS_TOTAL, {**route, "status": "200"}),
+                0,
+                PER_INTERVAL - bad,
+            ),
         ],
         {},
         share,
@@ -479,6 +483,9 @@ def _errors(share: float) -> Case:
 
 def _queue(kv_metric: str, kv: float) -> Case:
     return Case(
-        [Series(_sel(names.VLLM_WAITING, _VLLM), 0, 1), Series(_sel(kv_metric, _VLLM), kv)],
+        [
+            Series(_sel(names.VLLM_NUM_REQUESTS_WAITING, _VLLM), 0, 1),
+            Series(_sel(kv_metric, _VLLM), kv),
+        ],
         _VLLM,
     )

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from slakit.catalogue import thresholds
 from slakit.errors import InputError
 from slakit.generate import budget
 from slakit.scenario import Slo, load_scenario
@@ -163,7 +164,7 @@ class GpuMemory(ResourceRule):
 
 
 class GpuTemperature(ResourceRule):
-    above_celsius: float = 85
+    above_celsius: float = thresholds.GPU_TEMPERATURE_C
     for_: PromDuration = Field(300, alias="for")
     severity: Severity = "ticket"
 
@@ -215,7 +216,7 @@ class ErrorRate(ResourceRule):
 
 
 class VllmQueueGrowing(ResourceRule):
-    kv_cache_at_least: Percent = 0.95
+    kv_cache_at_least: Percent = thresholds.KV_CACHE_FULL
     for_: PromDuration = Field(300, alias="for")
     severity: Severity = "ticket"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slakit.generate import names
+from slakit.catalogue import metrics as names
 from slakit.generate.alerts import generate_alerts
 from slakit.generate.rules import SLO_ALERT
 from slakit.generate.spec import load_spec, prom_duration
@@ -154,8 +154,8 @@ def test_healthy_traffic_pages_no_one_and_the_rules_read_served_names(tmp_path: 
             names.ES_HEALTH_STATUS, names.ES_PROCESS_CPU_PERCENT, names.ES_JVM_MEMORY_USED,
             names.ES_JVM_MEMORY_MAX, names.ES_THREAD_POOL_REJECTED, names.ES_INDEXING_TIME,
             names.ES_INDEXING_TOTAL, names.PROBE_UP, names.PROBES_TOTAL,
-            f"{names.PROBE_E2E_LATENCY}_bucket", names.VLLM_WAITING, names.VLLM_KV_CACHE_NAMES[0],
-            names.GATEWAY_REQUESTS,
+            f"{names.PROBE_E2E_LATENCY}_bucket", names.VLLM_NUM_REQUESTS_WAITING,
+            names.VLLM_KV_CACHE_NAMES[0], names.GATEWAY_REQUESTS_TOTAL,
         ]  # fmt: skip
         missing = [
             name

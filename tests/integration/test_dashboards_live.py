@@ -28,8 +28,8 @@ import httpx
 import pytest
 import yaml
 
+from slakit.catalogue.panels import GPU_DASHBOARD, bind
 from slakit.generate.dashboards import generate_dashboards, read_dashboard
-from slakit.generate.dashboards_panels import GPU_DASHBOARD, bind
 from slakit.stack.config import StackConfig
 from slakit.units import parse_duration
 from tests.servers import HOST, REPO, answers, free_port, stop, wait_until

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from slakit.catalogue import metrics as catalogue
 from slakit.metrics import PLOT_WINDOW_S, Window, read_scrape, wait_for_scrape
 from slakit.sli import CATALOGUE
 from slakit.stack import vllm_metrics as vm
@@ -122,7 +123,7 @@ def test_a_15s_prometheus_sets_step_rate_window_wait_and_the_window_value(
         for _ in range(BEFORE_COUNT):
             engine.time_to_first_token.observe(BEFORE_TTFT_S)
         engine.waiting.set(3)
-        count = f"sum({vm.TIME_TO_FIRST_TOKEN}_count)"
+        count = f"sum({catalogue.VLLM_TIME_TO_FIRST_TOKEN}_count)"
         wait_until(lambda: _value(prometheus, count) == BEFORE_COUNT, SCRAPE_S + 10, "first scrape")
 
         scrape = read_scrape(prometheus)
@@ -147,7 +148,7 @@ def test_a_15s_prometheus_sets_step_rate_window_wait_and_the_window_value(
         # Every first token of the window fell in (0.1, 0.25]: histogram_quantile puts p95
         # 95 % of the way through it; the slow ones before the window do not count.
         lower, upper = 0.1, 0.25
-        assert lower < IN_TTFT_S <= upper and upper in vm.TIME_TO_FIRST_TOKEN_BUCKETS
+        assert lower < IN_TTFT_S <= upper and upper in catalogue.VLLM_TIME_TO_FIRST_TOKEN_BUCKETS
         assert ttft.value == pytest.approx(lower + 0.95 * (upper - lower))
         assert f"[{int(end - start)}s]" in ttft.promql
         # increase() extrapolates the scrapes inside the window to its edges.
@@ -199,7 +200,7 @@ def test_a_run_against_a_15s_prometheus_stores_and_uses_its_interval(tmp_path: P
         serve_module("slakit.stack.sim_engine", "--model-name", "slakit-tiny") as engine,
         _prometheus(tmp_path, _job("vllm", engine)) as prometheus,
     ):
-        count = f"sum({vm.TIME_TO_FIRST_TOKEN}_count)"
+        count = f"sum({catalogue.VLLM_TIME_TO_FIRST_TOKEN}_count)"
         wait_until(lambda: _value(prometheus, count) is not None, SCRAPE_S + 10, "first scrape")
         target = tmp_path / "target.yaml"
         target.write_text(yaml.safe_dump({"openai": engine, "prometheus": prometheus}))

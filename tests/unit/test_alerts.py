@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slakit.catalogue import metrics as names
 from slakit.errors import InputError
 from slakit.exporters import gpu
-from slakit.generate import names
 from slakit.generate.alerts import generate_alerts, go_humanize
 from slakit.generate.promtool import validate
 
@@ -76,7 +76,7 @@ def test_burn_rate_alert_is_both_windows_over_the_factor(generated: Path) -> Non
         'slakit:slo_errors:ratio_rate5m{slo="gateway-errors"} / 0.01 > 14.4'
     )
     five = next(r for r in rules if r.get("record") == "slakit:slo_errors:ratio_rate5m")
-    requests = names.GATEWAY_REQUESTS
+    requests = names.GATEWAY_REQUESTS_TOTAL
     assert five["expr"] == (
         f'sum(rate({requests}{{status=~"5.."}}[5m])) / sum(rate({requests}[5m]))'
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slakit.catalogue.panels import VAR_DATASOURCE, VAR_INSTANCE, VAR_MODEL
 from slakit.errors import InputError
 from slakit.generate.dashboards import DATASOURCE_UID, generate_dashboards
-from slakit.generate.dashboards_panels import VAR_DATASOURCE, VAR_INSTANCE, VAR_MODEL
 from slakit.generate.spec import load_spec
 from slakit.grafana import import_dashboards
 from slakit.units import parse_objective

@@ -11,22 +11,30 @@ import httpx
 import pytest
 
 from slakit import sse
+from slakit.catalogue import metrics as catalogue
 from slakit.stack import sim_engine
-from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import SimConfig
 from tests.servers import metric, read_sse, scrape, serve_in_thread, serve_module, wait_until
 
 MODEL = "sim-test"
 PROMPT = "one two three four five"  # 5 prompt tokens, by the simulator's whitespace count
 PLAIN = (
-    vm.NUM_REQUESTS_RUNNING, vm.NUM_REQUESTS_WAITING, vm.KV_CACHE_USAGE_PERC,
-    vm.PROMPT_TOKENS_TOTAL, vm.GENERATION_TOKENS_TOTAL, vm.REQUEST_SUCCESS_TOTAL,
-    vm.NUM_PREEMPTIONS_TOTAL,
-)  # fmt: skip
+    catalogue.VLLM_NUM_REQUESTS_RUNNING,
+    catalogue.VLLM_NUM_REQUESTS_WAITING,
+    catalogue.VLLM_KV_CACHE_USAGE_PERC,
+    catalogue.VLLM_PROMPT_TOKENS_TOTAL,
+    catalogue.VLLM_GENERATION_TOKENS_TOTAL,
+    catalogue.VLLM_REQUEST_SUCCESS_TOTAL,
+    catalogue.VLLM_NUM_PREEMPTIONS_TOTAL,
+)
 HISTOGRAMS = (
-    vm.TIME_TO_FIRST_TOKEN, vm.INTER_TOKEN_LATENCY, vm.E2E_REQUEST_LATENCY,
-    vm.REQUEST_QUEUE_TIME, vm.REQUEST_PROMPT_TOKENS, vm.REQUEST_GENERATION_TOKENS,
-)  # fmt: skip
+    catalogue.VLLM_TIME_TO_FIRST_TOKEN,
+    catalogue.VLLM_INTER_TOKEN_LATENCY,
+    catalogue.VLLM_E2E_REQUEST_LATENCY,
+    catalogue.VLLM_REQUEST_QUEUE_TIME,
+    catalogue.VLLM_REQUEST_PROMPT_TOKENS,
+    catalogue.VLLM_REQUEST_GENERATION_TOKENS,
+)
 
 
 @contextmanager
@@ -124,13 +132,13 @@ def test_metrics_have_vllms_names_and_move(url):
     def counts() -> dict[str, float]:
         labels = {"model_name": MODEL, "engine": "0"}
         return {
-            "prompt": metric(url, vm.PROMPT_TOKENS_TOTAL, **labels),
-            "generation": metric(url, vm.GENERATION_TOKENS_TOTAL, **labels),
-            "length": metric(url, vm.REQUEST_SUCCESS_TOTAL, finished_reason="length"),
-            "ttft": metric(url, f"{vm.TIME_TO_FIRST_TOKEN}_count"),
-            "ttft_sum": metric(url, f"{vm.TIME_TO_FIRST_TOKEN}_sum"),
-            "itl": metric(url, f"{vm.INTER_TOKEN_LATENCY}_count"),
-            "e2e": metric(url, f"{vm.E2E_REQUEST_LATENCY}_count"),
+            "prompt": metric(url, catalogue.VLLM_PROMPT_TOKENS_TOTAL, **labels),
+            "generation": metric(url, catalogue.VLLM_GENERATION_TOKENS_TOTAL, **labels),
+            "length": metric(url, catalogue.VLLM_REQUEST_SUCCESS_TOTAL, finished_reason="length"),
+            "ttft": metric(url, f"{catalogue.VLLM_TIME_TO_FIRST_TOKEN}_count"),
+            "ttft_sum": metric(url, f"{catalogue.VLLM_TIME_TO_FIRST_TOKEN}_sum"),
+            "itl": metric(url, f"{catalogue.VLLM_INTER_TOKEN_LATENCY}_count"),
+            "e2e": metric(url, f"{catalogue.VLLM_E2E_REQUEST_LATENCY}_count"),
         }
 
     before = counts()
@@ -141,7 +149,11 @@ def test_metrics_have_vllms_names_and_move(url):
     assert delta["length"] == 1 and delta["ttft"] == 1 and delta["e2e"] == 1
     assert delta["itl"] == 6
     assert 0.1 <= delta["ttft_sum"] < 0.5
-    assert metric(url, vm.NUM_REQUESTS_RUNNING) == 0 == metric(url, vm.KV_CACHE_USAGE_PERC)
+    assert (
+        metric(url, catalogue.VLLM_NUM_REQUESTS_RUNNING)
+        == 0
+        == metric(url, catalogue.VLLM_KV_CACHE_USAGE_PERC)
+    )
 
 
 def test_running_waiting_and_queue_time_are_truthful():
@@ -150,14 +162,18 @@ def test_running_waiting_and_queue_time_are_truthful():
                    for _ in range(2)]  # fmt: skip
         for t in threads:
             t.start()
-        wait_until(lambda: metric(base, vm.NUM_REQUESTS_WAITING) == 1, 5, "one waiting")
-        assert metric(base, vm.NUM_REQUESTS_RUNNING) == 1
-        assert metric(base, vm.KV_CACHE_USAGE_PERC) > 0
+        wait_until(lambda: metric(base, catalogue.VLLM_NUM_REQUESTS_WAITING) == 1, 5, "one waiting")
+        assert metric(base, catalogue.VLLM_NUM_REQUESTS_RUNNING) == 1
+        assert metric(base, catalogue.VLLM_KV_CACHE_USAGE_PERC) > 0
         for t in threads:
             t.join(10)
-        assert metric(base, vm.NUM_REQUESTS_WAITING) == 0 == metric(base, vm.NUM_REQUESTS_RUNNING)
+        assert (
+            metric(base, catalogue.VLLM_NUM_REQUESTS_WAITING)
+            == 0
+            == metric(base, catalogue.VLLM_NUM_REQUESTS_RUNNING)
+        )
         # The second request queued behind the first one's 400 ms (less its later start).
-        assert metric(base, f"{vm.REQUEST_QUEUE_TIME}_sum") >= 0.2
+        assert metric(base, f"{catalogue.VLLM_REQUEST_QUEUE_TIME}_sum") >= 0.2
 
 
 def test_error_rate_one_gives_openai_shaped_500():
@@ -166,7 +182,7 @@ def test_error_rate_one_gives_openai_shaped_500():
         assert r.status_code == 500
         error = r.json()["error"]
         assert error["type"] == "InternalServerError" and error["code"] == 500
-        assert metric(base, vm.REQUEST_SUCCESS_TOTAL) == 0
+        assert metric(base, catalogue.VLLM_REQUEST_SUCCESS_TOTAL) == 0
 
 
 def test_stall_holds_the_stream_after_the_first_token():
@@ -176,7 +192,9 @@ def test_stall_holds_the_stream_after_the_first_token():
         # role + first token arrive together, then the stall, then the rest
         assert arrivals[2] - arrivals[1] >= 0.45  # client clock: loopback jitter either way
         assert arrivals[3] - arrivals[2] < 0.3
-        assert metric(base, f"{vm.INTER_TOKEN_LATENCY}_sum") >= 0.5  # the engine's clock
+        assert (
+            metric(base, f"{catalogue.VLLM_INTER_TOKEN_LATENCY}_sum") >= 0.5
+        )  # the engine's clock
 
 
 def test_prompt_over_max_model_len_is_400_like_vllm():

@@ -10,22 +10,23 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from slakit.catalogue import metrics as catalogue
 from slakit.stack import vllm_metrics as vm
 
 EXPOSED = [
-    vm.TIME_TO_FIRST_TOKEN,
-    vm.INTER_TOKEN_LATENCY,
-    vm.E2E_REQUEST_LATENCY,
-    vm.REQUEST_QUEUE_TIME,
-    vm.REQUEST_PROMPT_TOKENS,
-    vm.REQUEST_GENERATION_TOKENS,
-    vm.NUM_REQUESTS_RUNNING,
-    vm.NUM_REQUESTS_WAITING,
-    vm.KV_CACHE_USAGE_PERC,
-    vm.PROMPT_TOKENS_TOTAL,
-    vm.GENERATION_TOKENS_TOTAL,
-    vm.REQUEST_SUCCESS_TOTAL,
-    vm.NUM_PREEMPTIONS_TOTAL,
+    catalogue.VLLM_TIME_TO_FIRST_TOKEN,
+    catalogue.VLLM_INTER_TOKEN_LATENCY,
+    catalogue.VLLM_E2E_REQUEST_LATENCY,
+    catalogue.VLLM_REQUEST_QUEUE_TIME,
+    catalogue.VLLM_REQUEST_PROMPT_TOKENS,
+    catalogue.VLLM_REQUEST_GENERATION_TOKENS,
+    catalogue.VLLM_NUM_REQUESTS_RUNNING,
+    catalogue.VLLM_NUM_REQUESTS_WAITING,
+    catalogue.VLLM_KV_CACHE_USAGE_PERC,
+    catalogue.VLLM_PROMPT_TOKENS_TOTAL,
+    catalogue.VLLM_GENERATION_TOKENS_TOTAL,
+    catalogue.VLLM_REQUEST_SUCCESS_TOTAL,
+    catalogue.VLLM_NUM_PREEMPTIONS_TOTAL,
 ]
 HISTOGRAMS = EXPOSED[:6]
 
@@ -40,7 +41,7 @@ def test_names_and_labels_are_the_installed_vllms():
     source = _vllm_source("v1/metrics/loggers.py")
     for name in EXPOSED:
         assert f'name="{name.removesuffix("_total")}"' in source, name
-    assert f'name="{vm.GPU_CACHE_USAGE_PERC}"' not in source  # the old name is gone
+    assert f'name="{catalogue.VLLM_GPU_CACHE_USAGE_PERC}"' not in source  # the old name is gone
     assert 'labelnames = ["model_name", "engine"]' in source
     assert 'labelnames + ["finished_reason"]' in source
 
@@ -52,9 +53,9 @@ def test_buckets_are_the_installed_vllms():
         for node in tree.body
         if isinstance(node, ast.AnnAssign) and node.target.id.endswith("_BUCKETS")
     }
-    assert theirs["TIME_TO_FIRST_TOKEN_BUCKETS"] == vm.TIME_TO_FIRST_TOKEN_BUCKETS
-    assert theirs["INTER_TOKEN_LATENCY_BUCKETS"] == vm.INTER_TOKEN_LATENCY_BUCKETS
-    assert theirs["REQUEST_LATENCY_BUCKETS"] == vm.REQUEST_LATENCY_BUCKETS
+    assert theirs["TIME_TO_FIRST_TOKEN_BUCKETS"] == catalogue.VLLM_TIME_TO_FIRST_TOKEN_BUCKETS
+    assert theirs["INTER_TOKEN_LATENCY_BUCKETS"] == catalogue.VLLM_INTER_TOKEN_LATENCY_BUCKETS
+    assert theirs["REQUEST_LATENCY_BUCKETS"] == catalogue.VLLM_REQUEST_LATENCY_BUCKETS
     assert vm.request_tokens_buckets(512) == [1, 2, 5, 10, 20, 50, 100, 200, 500]
 
 
@@ -71,4 +72,4 @@ def test_define_metrics_exposes_vllms_names():
         exposed = f"{name}_count" if name in HISTOGRAMS else name
         assert exposed in samples, exposed
         assert {"model_name": "m", "engine": "0"}.items() <= samples[exposed].items()
-    assert f"{vm.TIME_TO_FIRST_TOKEN}_bucket" in samples
+    assert f"{catalogue.VLLM_TIME_TO_FIRST_TOKEN}_bucket" in samples

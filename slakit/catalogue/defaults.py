@@ -1,0 +1,35 @@
+"""Defaults shared by the embedded stack, scenarios and the exporters, each defined once:
+the served model, the corpus index and size, the model's context, and every part's port
+(`slakit/stack/config.py` builds the stack from this table; the exporters listen on and
+point at the same ports, so a default exporter finds the default stack)."""
+
+from __future__ import annotations
+
+MODEL = "slakit-tiny"
+"""The embedded stack's served model name (vLLM `--served-model-name`, scenarios' default)."""
+MAX_MODEL_LEN = 2048
+"""The tiny model's full context in tokens; RAG prompts need about 1k of it."""
+INDEX = "slakit-corpus"
+"""The Elasticsearch index the corpus is loaded into, searched by RAG and es_search."""
+CORPUS_DOCS = 3000
+"""Passages indexed from the docstring corpus (and the words prompts are drawn from)."""
+
+HOST = "127.0.0.1"
+PORTS = {
+    "elasticsearch": 19200,
+    "elasticsearch_transport": 19300,
+    "engine": 18000,  # vLLM or the simulated engine: one at a time
+    "gateway": 18080,
+    "prometheus": 19090,
+    "alertmanager": 19093,
+    "webhook": 19095,
+    "gpu_exporter": 19400,
+    "es_exporter": 19114,
+    "inference_exporter": 19500,
+}
+"""Every part's default port, out of the kernel's ephemeral range (32768-60999)."""
+
+
+def url(part: str) -> str:
+    """The default base URL of a part of the embedded stack on this machine."""
+    return f"http://{HOST}:{PORTS[part]}"
