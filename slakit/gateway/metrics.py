@@ -1,8 +1,10 @@
-"""The gateway's Prometheus metrics: names defined here once, for the app, rules and dashboards.
+"""The gateway's Prometheus metrics as prometheus_client objects, in their own registry.
 
-`status` is the HTTP status sent, except for streams that broke after `200` went out:
-`502` when the engine failed or sent an error mid-stream, `499` when the client left.
-An SLO on errors must count those, and a `200` label would hide them.
+The names, stages and buckets are the catalogue's (`slakit/catalogue/metrics.py`), where
+alert rules, dashboards and SLIs read them too. `status` is the HTTP status sent, except
+for streams that broke after `200` went out: `502` when the engine failed or sent an error
+mid-stream, `499` when the client left. An SLO on errors must count those, and a `200`
+label would hide them.
 """
 
 from __future__ import annotations
@@ -11,28 +13,13 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-PREFIX = "slakit_gateway_"
-REQUESTS_TOTAL = "slakit_gateway_requests_total"  # {route, status}
-STAGE_LATENCY = "slakit_gateway_stage_latency_seconds"  # {stage, route}
-TIME_TO_FIRST_TOKEN = "slakit_gateway_time_to_first_token_seconds"  # {route}
-TOKENS_TOTAL = "slakit_gateway_tokens_total"  # {direction, route}
-IN_FLIGHT = "slakit_gateway_in_flight_requests"  # {route}
-RETRIEVED_DOCUMENTS = "slakit_gateway_retrieved_documents"
-EMPTY_RETRIEVALS_TOTAL = "slakit_gateway_empty_retrievals_total"
+from slakit.catalogue import metrics as m
 
 ROUTE_CHAT = "/v1/chat/completions"
 ROUTE_COMPLETIONS = "/v1/completions"
 ROUTE_RAG = "/rag/query"
-STAGES = ("retrieve", "generate", "total")
 STATUS_CLIENT_GONE = 499
 STATUS_ENGINE_FAILED = 502
-
-# 1 ms .. 30 s, dense where interactive SLO thresholds usually sit (50 ms .. 2 s).
-LATENCY_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
-    1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0,
-)  # fmt: skip
-DOCUMENT_BUCKETS = (0, 1, 2, 3, 4, 5, 10, 20)
 
 
 def _name(exposed: str) -> str:
@@ -47,31 +34,34 @@ class GatewayMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            _name(REQUESTS_TOTAL), "Requests answered, by route and status.",
+            _name(m.GATEWAY_REQUESTS_TOTAL), "Requests answered, by route and status.",
             ("route", "status"), registry=r,
         )  # fmt: skip
         self.stage_latency = Histogram(
-            STAGE_LATENCY, "Time spent per stage (retrieve, generate, total).",
-            ("stage", "route"), buckets=LATENCY_BUCKETS, registry=r,
+            m.GATEWAY_STAGE_LATENCY, "Time spent per stage (retrieve, generate, total).",
+            ("stage", "route"), buckets=m.GATEWAY_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.ttft = Histogram(
-            TIME_TO_FIRST_TOKEN, "From request arrival to the first generated token.",
-            ("route",), buckets=LATENCY_BUCKETS, registry=r,
+            m.GATEWAY_TIME_TO_FIRST_TOKEN, "From request arrival to the first generated token.",
+            ("route",), buckets=m.GATEWAY_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.tokens = Counter(
-            _name(TOKENS_TOTAL), "Tokens in (prompt) and out (completion), as the engine reports.",
+            _name(m.GATEWAY_TOKENS_TOTAL),
+            "Tokens in (prompt) and out (completion), as the engine reports.",
             ("direction", "route"), registry=r,
         )  # fmt: skip
         self.in_flight = Gauge(
-            IN_FLIGHT, "Requests being served, streams included until their last byte.",
+            m.GATEWAY_IN_FLIGHT, "Requests being served, streams included until their last byte.",
             ("route",), registry=r,
         )  # fmt: skip
         self.retrieved = Histogram(
-            RETRIEVED_DOCUMENTS, "Documents retrieved per RAG query.",
-            buckets=DOCUMENT_BUCKETS, registry=r,
+            m.GATEWAY_RETRIEVED_DOCUMENTS, "Documents retrieved per RAG query.",
+            buckets=m.GATEWAY_DOCUMENT_BUCKETS, registry=r,
         )  # fmt: skip
         self.empty_retrievals = Counter(
-            _name(EMPTY_RETRIEVALS_TOTAL), "RAG queries that retrieved no document.", registry=r
+            _name(m.GATEWAY_EMPTY_RETRIEVALS_TOTAL),
+            "RAG queries that retrieved no document.",
+            registry=r,
         )
         for route in (ROUTE_CHAT, ROUTE_COMPLETIONS, ROUTE_RAG):
             self.in_flight.labels(route)  # exported at 0 from the start
@@ -112,7 +102,6 @@ class RequestObservation:
         if self._done:
             return
         self._done = True
-        m = self._metrics
-        m.in_flight.labels(self.route).dec()
-        m.requests.labels(self.route, str(status)).inc()
+        self._metrics.in_flight.labels(self.route).dec()
+        self._metrics.requests.labels(self.route, str(status)).inc()
         self.stage("total", time.perf_counter() - self.start)

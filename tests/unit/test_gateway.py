@@ -11,6 +11,8 @@ import json
 import math
 import os
 import secrets
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,13 +22,13 @@ import psutil
 import pytest
 
 from slakit import sse
+from slakit.catalogue import metrics as catalogue
 from slakit.gateway import auth
 from slakit.gateway import metrics as gm
 from slakit.gateway.app import create_app
 from slakit.gateway.rag import NO_PASSAGES, messages
 from slakit.gateway.settings import GatewaySettings
 from slakit.stack import sim_engine
-from slakit.stack import vllm_metrics as vm
 from slakit.stack.config import SimConfig
 from tests.servers import (
     free_port,
@@ -116,13 +118,13 @@ def test_engine_errors_pass_through_and_engine_down_is_502():
     with engine(error_rate=1.0) as failing, gateway(failing) as gw:
         r = httpx.post(f"{gw}/v1/chat/completions", json=CHAT)
         assert r.status_code == 500 and r.json()["error"]["type"] == "InternalServerError"
-        assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="500") == 1
+        assert metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="500") == 1
     with gateway(closed_url()) as gw:
         for stream in (False, True):
             r = httpx.post(f"{gw}/v1/chat/completions", json={**CHAT, "stream": stream})
             assert r.status_code == 502 and r.json()["error"]["type"] == "BadGatewayError"
-        assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="502") == 2
-        assert metric(gw, gm.IN_FLIGHT) == 0
+        assert metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="502") == 2
+        assert metric(gw, catalogue.GATEWAY_IN_FLIGHT) == 0
 
 
 def test_client_leaving_mid_stream_is_499_and_frees_the_engine():
@@ -131,13 +133,19 @@ def test_client_leaving_mid_stream_is_499_and_frees_the_engine():
         with httpx.stream("POST", f"{gw}/v1/chat/completions", json=body, timeout=10) as r:
             next(r.iter_raw())  # first bytes, then hang up with ~4 s of tokens left
         wait_until(
-            lambda: metric(gw, gm.REQUESTS_TOTAL, status=str(gm.STATUS_CLIENT_GONE)) == 1,
+            lambda: (
+                metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, status=str(gm.STATUS_CLIENT_GONE)) == 1
+            ),
             5,
             "499 counted",
         )
-        assert metric(gw, gm.IN_FLIGHT) == 0
-        wait_until(lambda: metric(slow, vm.NUM_REQUESTS_RUNNING) == 0, 5, "engine request freed")
-        assert metric(slow, vm.REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
+        assert metric(gw, catalogue.GATEWAY_IN_FLIGHT) == 0
+        wait_until(
+            lambda: metric(slow, catalogue.VLLM_NUM_REQUESTS_RUNNING) == 0,
+            5,
+            "engine request freed",
+        )
+        assert metric(slow, catalogue.VLLM_REQUEST_SUCCESS_TOTAL, finished_reason="abort") == 1
 
 
 def test_api_keys_and_open_routes(sim):
@@ -153,7 +161,7 @@ def test_api_keys_and_open_routes(sim):
         assert httpx.get(f"{gw}/health").status_code == 200
         assert httpx.get(f"{gw}/metrics").status_code == 200
         assert httpx.get(f"{gw}/ready").status_code == 503  # not 401: never auth'd
-        assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="401") == 2
+        assert metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_CHAT, status="401") == 2
 
 
 def test_failed_auth_is_limited_per_client_before_any_key_is_compared(sim):
@@ -181,7 +189,10 @@ def test_failed_auth_is_limited_per_client_before_any_key_is_compared(sim):
         assert there.get(url, headers=WITH_KEY).status_code == 200
         time.sleep(int(here.get(url).headers["Retry-After"]))
         assert here.get(url, headers=WITH_KEY).status_code == 200  # one attempt regained
-        assert metric(gw, gm.REQUESTS_TOTAL, route="/v1/models", status="429") == len(refused) + 2
+        assert (
+            metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route="/v1/models", status="429")
+            == len(refused) + 2
+        )
 
 
 def test_a_forwarded_for_header_does_not_reset_the_failed_auth_limit(sim):
@@ -230,7 +241,10 @@ def test_rate_limit_per_key_with_retry_after(sim):
         assert call("key-2").status_code == 200  # another key has its own bucket
         time.sleep(1.05)
         assert call("key-1").status_code == 200  # refilled at 1 per second
-        assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_COMPLETIONS, status="429") == 1
+        assert (
+            metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_COMPLETIONS, status="429")
+            == 1
+        )
 
 
 def test_metrics_move(gw):
@@ -238,12 +252,12 @@ def test_metrics_move(gw):
         return metric(gw, name, route=gm.ROUTE_CHAT, **labels)
 
     names = {
-        "ok": (gm.REQUESTS_TOTAL, {"status": "200"}),
-        "total": (f"{gm.STAGE_LATENCY}_count", {"stage": "total"}),
-        "generate": (f"{gm.STAGE_LATENCY}_count", {"stage": "generate"}),
-        "ttft": (f"{gm.TIME_TO_FIRST_TOKEN}_count", {}),
-        "in": (gm.TOKENS_TOTAL, {"direction": "in"}),
-        "out": (gm.TOKENS_TOTAL, {"direction": "out"}),
+        "ok": (catalogue.GATEWAY_REQUESTS_TOTAL, {"status": "200"}),
+        "total": (f"{catalogue.GATEWAY_STAGE_LATENCY}_count", {"stage": "total"}),
+        "generate": (f"{catalogue.GATEWAY_STAGE_LATENCY}_count", {"stage": "generate"}),
+        "ttft": (f"{catalogue.GATEWAY_TIME_TO_FIRST_TOKEN}_count", {}),
+        "in": (catalogue.GATEWAY_TOKENS_TOTAL, {"direction": "in"}),
+        "out": (catalogue.GATEWAY_TOKENS_TOTAL, {"direction": "out"}),
     }
     before = {k: value(n, **labels) for k, (n, labels) in names.items()}
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
@@ -253,8 +267,10 @@ def test_metrics_move(gw):
     after = {k: value(n, **labels) for k, (n, labels) in names.items()}
     delta = {k: after[k] - before[k] for k in names}
     assert delta == {"ok": 2, "total": 2, "generate": 2, "ttft": 1, "in": 6, "out": 10}
-    assert metric(gw, f"{gm.TIME_TO_FIRST_TOKEN}_sum") >= 0.02  # the engine's 20 ms TTFT
-    assert value(gm.IN_FLIGHT) == 0
+    assert (
+        metric(gw, f"{catalogue.GATEWAY_TIME_TO_FIRST_TOKEN}_sum") >= 0.02
+    )  # the engine's 20 ms TTFT
+    assert value(catalogue.GATEWAY_IN_FLIGHT) == 0
 
 
 def test_traceparent_is_honoured(gw, spans_file):
@@ -294,8 +310,8 @@ def test_rag_query_without_elasticsearch_is_503_and_bad_body_422(gw):
     assert r.status_code == 503 and r.json()["error"]["type"] == "ServiceUnavailableError"
     assert httpx.post(f"{gw}/rag/query", json={"query": ""}).status_code == 422
     assert httpx.post(f"{gw}/rag/query", json={"q": "x"}).status_code == 422
-    assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_RAG, status="503") == 1
-    assert metric(gw, gm.REQUESTS_TOTAL, route=gm.ROUTE_RAG, status="422") == 2
+    assert metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_RAG, status="503") == 1
+    assert metric(gw, catalogue.GATEWAY_REQUESTS_TOTAL, route=gm.ROUTE_RAG, status="422") == 2
 
 
 def test_prompt_numbers_passages_and_says_when_there_are_none():
@@ -325,3 +341,32 @@ def test_command_line_with_keys_from_the_environment(sim, tmp_path):
         url = f"{gw}/v1/chat/completions"
         assert httpx.post(url, json=CHAT).status_code == 401
         assert httpx.post(url, json=CHAT, headers={"Authorization": "Bearer k2"}).status_code == 200
+
+
+def test_settings_flags_beat_environment_beat_file(sim, tmp_path):
+    """The engine comes from the flag (the environment's is closed), the key from the
+    environment (the file's is refused), the model from the file."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"model: {MODEL}\nes_url: {closed_url()}\napi_keys: file-key\n")
+    env = {"SLAKIT_GATEWAY_ENGINE_URL": closed_url(), "SLAKIT_GATEWAY_API_KEYS": "env-key"}
+    args = ("--config", str(config), "--engine-url", sim)
+    with serve_module("slakit.gateway", *args, env=env) as gw:
+        assert httpx.get(f"{gw}/ready").json()["engine"] == "ok"
+        url = f"{gw}/v1/chat/completions"
+        refused = httpx.post(url, json=CHAT, headers={"Authorization": "Bearer file-key"})
+        assert refused.status_code == 401
+        answered = httpx.post(url, json=CHAT, headers={"Authorization": "Bearer env-key"})
+        assert answered.status_code == 200 and answered.json()["model"] == MODEL
+
+
+def test_a_bad_setting_is_one_line_and_exit_2(tmp_path):
+    args = ["--port", str(free_port()), "--engine-url", closed_url(), "--es-url", closed_url()]
+    env = {**os.environ, "SLAKIT_GATEWAY_RATE_LIMIT_RPS": "0", "SLAKIT_GATEWAY_MODEL": "m"}
+    done = subprocess.run(
+        [sys.executable, "-m", "slakit.gateway", *args],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: environment: rate_limit_rps: Input should be greater than 0"
+    ]
