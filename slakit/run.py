@@ -117,7 +117,6 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
     with Capture(run_dir, ports) if ports else nullcontext() as capture:
         step = run_step(
             scenario,
-            path,
             target,
             run_dir,
             rps=rate.rps if rate else None,
@@ -299,7 +298,6 @@ def _sweep(
         out = run_dir / f"step-{len(steps):02d}"
         step = run_step(
             scenario,
-            path,
             target,
             out,
             rps=rate,

@@ -30,17 +30,21 @@ class ResolvedTarget:
     model: str
     engine: str  # vllm | sim | external
     api_key_env: str | None = None
+    # the key itself where it came as data (a distributed run's worker plan), else unset
+    key: str | None = field(default=None, repr=False)
     # field -> `file:line: field` where an explicit target wrote it, for problems found later
     origin: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_key(self) -> str | None:
+        if self.key is not None:
+            return self.key
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
     def public(self) -> dict:
         """For reports: URLs and names, never the key itself."""
         public = asdict(self)
-        del public["origin"]
+        del public["origin"], public["key"]
         return public
 
 

@@ -10,7 +10,6 @@ finish, then ends: it never waits for a timeout of Locust's own.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, STATE_STOPPING
 
+from slakit.load import handoff
 from slakit.load.progress import LiveProgress
 from slakit.load.samples import SampleWriter
 from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_steps
@@ -85,7 +85,6 @@ class Interrupt:
 
 def run_step(
     scenario: Scenario,
-    scenario_path: Path,
     target: ResolvedTarget,
     out_dir: Path,
     *,
@@ -103,7 +102,6 @@ def run_step(
         if workers:
             return _run_distributed(
                 scenario,
-                scenario_path,
                 target,
                 out_dir,
                 steps,
@@ -241,48 +239,45 @@ def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | 
 
 
 def _run_distributed(
-    scenario, scenario_path, target, out_dir, steps, workers, rps, arrivals, total, label, interrupt
+    scenario, target, out_dir, steps, workers, rps, arrivals, total, label, interrupt
 ) -> StepResult:
     """Locust's own master/worker runners: this process is the master, N local workers
-    (the same worker command scales to other machines)."""
+    (the same worker command scales to other machines). Each worker gets its plan as a
+    message once it connected (`slakit.load.handoff`); the load starts when all are ready."""
     plan = build_plan(scenario, target, SampleWriter(out_dir / "samples-master.jsonl"))
     plan.close(DRAIN_CUT)  # the master sends no requests, so none is ever in flight here
     env = _environment(plan, steps)
     runner = env.create_master_runner("127.0.0.1", 0)
-    command = [
-        sys.executable,
-        "-m",
-        "slakit.load.worker",
-        "--master-port",
-        str(runner.server.port),
-        "--scenario",
-        str(scenario_path),
-        "--target-json",
-        json.dumps(target.public()),
-        "--workers",
-        str(workers),
-        "--arrivals",
-        arrivals,
-        "--duration",
-        str(total),
-    ] + (["--rps", str(rps)] if rps else [])
+    ready: set[int] = set()
+
+    def hello(msg, **_) -> None:
+        index = msg.data["index"]
+        share = handoff.WorkerPlan.share(
+            scenario,
+            target,
+            str(out_dir / f"samples-worker{index}.jsonl"),
+            index=index,
+            workers=workers,
+            rps=rps,
+            arrivals=arrivals,
+            duration=total,
+        )
+        runner.send_message(handoff.PLAN, share.message(), client_id=msg.node_id)
+
+    runner.register_message(handoff.HELLO, hello)
+    runner.register_message(handoff.READY, lambda msg, **_: ready.add(msg.data["index"]))
+    command = [sys.executable, "-m", "slakit.load.worker", "--master-port", str(runner.server.port)]
     end = _Workers(runner, [])
     try:
         for i in range(workers):
             end.procs.append(
                 subprocess.Popen(
-                    [
-                        *command,
-                        "--index",
-                        str(i),
-                        "--out",
-                        str(out_dir / f"samples-worker{i}.jsonl"),
-                    ],
+                    [*command, "--index", str(i)],
                     stdout=subprocess.DEVNULL,
                     stderr=(out_dir / f"worker{i}.log").open("w"),
                 )
             )
-        if why := _await_workers(runner, workers, interrupt, end):
+        if why := _await_workers(ready, workers, interrupt, end):
             runner.quit()
             return StepResult(time.time(), time.time(), why, rps)
         return _drive(env, runner, total, rps, label, interrupt, end)
@@ -291,13 +286,15 @@ def _run_distributed(
         end.reap()
 
 
-def _await_workers(runner, workers: int, interrupt: Interrupt, end: _Workers) -> str | None:
-    """Wait until every worker connected; why not, if one did not."""
+def _await_workers(
+    ready: set[int], workers: int, interrupt: Interrupt, end: _Workers
+) -> str | None:
+    """Wait until every worker has its plan and is ready; why not, if one is not."""
     deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
-    while runner.worker_count < workers:
+    while len(ready) < workers:
         if why := interrupt.reason or end.lost():
             return why
         if time.monotonic() > deadline:
-            return f"only {runner.worker_count} of {workers} workers connected"
+            return f"only {len(ready)} of {workers} workers connected and ready"
         gevent.sleep(0.2)
     return None

@@ -1,8 +1,9 @@
 """A Locust worker process for distributed runs: `python -m slakit.load.worker`.
 
-Connects to the master, builds the same user from the scenario, writes its own samples
-file. Started by the master runner for local workers; the same command runs on other
-machines pointed at the master's host and port.
+Started knowing only where the master is and its index; once connected it asks for its
+plan (`slakit.load.handoff`), builds the same user from it, writes its own samples file
+and says ready. Started by the master runner for local workers; the same command runs
+on other machines pointed at the master's host and port.
 
 It ends itself once the master stopped the load and its users drained (Locust's worker
 would sit out another `stop_timeout` before it reads the master's `quit`), at once on
@@ -12,14 +13,15 @@ SIGTERM or SIGINT, and in any case within a bound; requests in flight are writte
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import gevent
+from gevent.event import AsyncResult
 from locust.env import Environment
 from locust.runners import STATE_STOPPED
 
+from slakit.load import handoff
 from slakit.load.runner import (
     DRAIN_CUT,
     LATE_END_S,
@@ -29,48 +31,58 @@ from slakit.load.runner import (
 )
 from slakit.load.samples import SampleWriter
 from slakit.load.users import build_plan, make_user
-from slakit.scenario import load_scenario
 from slakit.stack.placement import prioritise_generator
-from slakit.target import ResolvedTarget
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--master-host", default="127.0.0.1")
     parser.add_argument("--master-port", type=int, required=True)
-    parser.add_argument("--scenario", type=Path, required=True)
-    parser.add_argument("--target-json", required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--rps", type=float, help="the whole run's rate; this worker's share is rps / workers"
-    )
-    parser.add_argument("--arrivals", default="poisson")
-    parser.add_argument("--duration", type=float, default=0.0, help="the run's seconds")
+    parser.add_argument("--index", type=int, default=0, help="this worker's number, from 0")
     args = parser.parse_args()
     prioritise_generator()  # the master's scheduling is not inherited (reset on fork)
 
-    scenario = load_scenario(args.scenario)
-    target = ResolvedTarget(**json.loads(args.target_json))
     with Interrupt() as interrupt:
+        env = Environment(user_classes=[])  # the user comes with the plan
+        runner = env.create_worker_runner(args.master_host, args.master_port)
+        received = _ask_for_plan(runner, args.index, interrupt)
+        if received is None:
+            return  # stopped before any load: nothing to write
+        scenario, target = received.resolved()
         plan = build_plan(
             scenario,
             target,
-            SampleWriter(args.out),
-            arrivals=args.arrivals,
-            rps=args.rps / args.workers if args.rps else None,
-            duration=args.duration,
-            seed_offset=args.index + 1,
+            SampleWriter(Path(received.samples)),
+            arrivals=received.arrivals,
+            rps=received.rps,
+            duration=received.duration,
+            seed_offset=received.seed_offset,
         )
-        bound_s = WORKER_CONNECT_TIMEOUT_S + args.duration + plan.timeout_s + LATE_END_S
+        # Bounded as the master is: every worker ready, then the step, drain and a margin.
+        bound_s = WORKER_CONNECT_TIMEOUT_S + received.duration + plan.timeout_s + LATE_END_S
         cut_reason = "the worker stopped on an error"
         try:
-            env = Environment(user_classes=[make_user(plan)])
-            runner = env.create_worker_runner(args.master_host, args.master_port)
+            env.user_classes = [make_user(plan)]
+            runner.send_message(handoff.READY, {"index": args.index})
             cut_reason = _serve(env, runner, interrupt, time.monotonic() + bound_s)
         finally:
             plan.close(cut_reason)
+
+
+def _ask_for_plan(runner, index: int, interrupt: Interrupt) -> handoff.WorkerPlan | None:
+    """Hello to the master, then its answer; None on a signal first. A master that does
+    not answer within WORKER_CONNECT_TIMEOUT_S ends the worker (exit 1)."""
+    answer: AsyncResult = AsyncResult()
+    runner.register_message(handoff.PLAN, lambda msg, **_: answer.set(msg.data))
+    runner.send_message(handoff.HELLO, {"index": index})
+    deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
+    while not answer.ready():
+        if interrupt.reason:
+            return None
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no plan from the master in {WORKER_CONNECT_TIMEOUT_S} s")
+        answer.wait(WATCH_S / 5)
+    return handoff.WorkerPlan(**answer.get())
 
 
 def _serve(env: Environment, runner, interrupt: Interrupt, deadline: float) -> str:

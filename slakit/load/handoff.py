@@ -1,0 +1,67 @@
+"""What the master of a distributed run hands each worker, as data over Locust's messages.
+
+A worker is started knowing only where the master is and its own index; once connected
+it says hello, and the master answers with its plan: the validated scenario, the target
+(with its API key, so a key is never on a command line) and this worker's share of the
+load. The worker validates the scenario again with the same model, so it runs exactly
+what the master checked, and says ready once its users can start; the master starts the
+load only when every worker is ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from slakit.scenario import Scenario
+from slakit.target import ResolvedTarget
+
+HELLO = "slakit_hello"  # worker -> master, once connected: {"index": i}
+PLAN = "slakit_plan"  # master -> that worker: its WorkerPlan as a dict
+READY = "slakit_ready"  # worker -> master, once its users can start: {"index": i}
+
+
+@dataclass
+class WorkerPlan:
+    """One worker's part of a load step."""
+
+    scenario: dict  # Scenario.model_dump(mode="json")
+    target: dict  # ResolvedTarget.public()
+    api_key: str | None
+    samples: str  # the file this worker writes its samples to
+    rps: float | None  # this worker's share of the step's rate
+    arrivals: str
+    duration: float
+    seed_offset: int
+
+    @classmethod
+    def share(
+        cls,
+        scenario: Scenario,
+        target: ResolvedTarget,
+        samples: str,
+        *,
+        index: int,
+        workers: int,
+        rps: float | None,
+        arrivals: str,
+        duration: float,
+    ) -> WorkerPlan:
+        """Worker `index`'s share: rps / workers, and a seed of its own."""
+        return cls(
+            scenario=scenario.model_dump(mode="json"),
+            target=target.public(),
+            api_key=target.api_key,
+            samples=samples,
+            rps=rps / workers if rps else None,
+            arrivals=arrivals,
+            duration=duration,
+            seed_offset=index + 1,
+        )
+
+    def message(self) -> dict:
+        return asdict(self)
+
+    def resolved(self) -> tuple[Scenario, ResolvedTarget]:
+        """The scenario, validated again, and the target with its key."""
+        scenario = Scenario.model_validate(self.scenario)
+        return scenario, ResolvedTarget(**self.target, key=self.api_key)
