@@ -1,17 +1,23 @@
-"""What one gateway process needs to know, from command-line arguments and environment."""
+"""What one gateway process needs to know: flags > environment (SLAKIT_GATEWAY_<FIELD>) >
+a YAML file (`--config`) > defaults, by the one mechanism slakit's settings use
+(`slakit.exporters.settings.ExporterSettings`). API keys have no flag: they come from the
+environment or the file, so they never show in a process list."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from slakit.exporters.settings import ExporterSettings
 from slakit.stack.config import CorpusConfig, GatewayConfig
 
-API_KEYS_ENV = "SLAKIT_GATEWAY_API_KEYS"
-RATE_LIMIT_ENV = "SLAKIT_GATEWAY_RATE_LIMIT_RPS"
-TRUSTED_PROXIES_ENV = "SLAKIT_GATEWAY_TRUSTED_PROXIES"
+ENV_PREFIX = "SLAKIT_GATEWAY_"
+API_KEYS_ENV = f"{ENV_PREFIX}API_KEYS"
+RATE_LIMIT_ENV = f"{ENV_PREFIX}RATE_LIMIT_RPS"
+TRUSTED_PROXIES_ENV = f"{ENV_PREFIX}TRUSTED_PROXIES"
 
 
 def _default(model: type, name: str):
@@ -19,31 +25,35 @@ def _default(model: type, name: str):
     return model.model_fields[name].default
 
 
-@dataclass(frozen=True)
-class GatewaySettings:
+class GatewaySettings(ExporterSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+    )
+
     engine_url: str  # OpenAI-compatible base URL, e.g. http://127.0.0.1:18000
     es_url: str
     model: str  # served model name sent to the engine
     index: str = _default(CorpusConfig, "index")
-    top_k: int = _default(GatewayConfig, "top_k")
-    max_tokens: int = _default(GatewayConfig, "max_tokens")
-    # Each passage is cut to this many words in the prompt: three full passages (up to
-    # 120 words each) overflow the tiny model's 512-token context.
-    passage_words: int = 60
+    top_k: int = Field(_default(GatewayConfig, "top_k"), ge=1)
+    max_tokens: int = Field(_default(GatewayConfig, "max_tokens"), ge=1)
+    # Each passage is cut to this many words in the prompt, which keeps its prefill (and
+    # so RAG's time to first token) small; the context (VllmConfig.max_model_len) would
+    # hold whole passages.
+    passage_words: int = Field(60, ge=1)
     spans_file: Path | None = None
-    api_keys: frozenset[str] = field(default=frozenset(), repr=False)  # never printed
-    rate_limit_rps: float | None = None  # per key (one shared bucket when auth is off)
-    engine_timeout_s: float = 300.0  # longest silence tolerated while reading the engine
-    es_timeout_s: float = 10.0
-    ready_timeout_s: float = 2.0  # per dependency probe in /ready
+    # Comma-separated in the environment; never printed.
+    api_keys: Annotated[frozenset[str], NoDecode] = Field(frozenset(), repr=False)
+    rate_limit_rps: float | None = Field(None, gt=0)  # per key (shared when auth is off)
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses); none: only
+    # the connection's own address counts.
+    trusted_proxies: str | None = None
+    engine_timeout_s: float = Field(300.0, gt=0)  # longest silence tolerated from the engine
+    es_timeout_s: float = Field(10.0, gt=0)
+    ready_timeout_s: float = Field(2.0, gt=0)  # per dependency probe in /ready
 
-    def __post_init__(self) -> None:
-        if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
-            raise ValueError(f"{RATE_LIMIT_ENV} must be positive")
-
+    @field_validator("api_keys", mode="before")
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, **fields) -> GatewaySettings:
-        """`fields` plus API keys and rate limit from the environment (unset = off)."""
-        keys = frozenset(k.strip() for k in environ.get(API_KEYS_ENV, "").split(",") if k.strip())
-        rate = environ.get(RATE_LIMIT_ENV, "").strip()
-        return cls(**fields, api_keys=keys, rate_limit_rps=float(rate) if rate else None)
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(k.strip() for k in value.split(",") if k.strip())
+        return value
