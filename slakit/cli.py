@@ -212,6 +212,8 @@ def _print_verdict(report) -> None:
     """The verdict table. Every string in a report may come from a target (an error
     reason) or from a hand-edited file: control characters and rich markup are shown
     inert, never interpreted."""
+    from slakit.report.findings import describe
+
     title = f"{report.scenario_name}: {report.verdict.upper()}"
     if report.partial_reason:
         title += f" (partial: {report.partial_reason})"
@@ -224,8 +226,8 @@ def _print_verdict(report) -> None:
         cells = (_inert(r.name), _inert(r.objective), _inert(r.detail), str(r.samples))
         table.add_row(*cells, f"[{c}]{r.verdict}[/{c}]")
     out.print(table)
-    for note in report.limits:
-        out.print(f"  limited by: {_inert(note)}")
+    for finding in report.limits:
+        out.print(f"  limited by: {_inert(describe(finding))}")
 
 
 def _inert(text: str) -> str:

@@ -1,8 +1,9 @@
-""" "What limited it": name the server-side signal that moved with an SLO violation.
+""" "What limited it": find the server-side signal that moved with an SLO violation.
 
 Rules a person would check first (waiting requests rising, KV cache full, one gateway
 stage dominating, errors by class, a generator that could not keep its rate), then the
-server series whose shape follows the client's p95 latency most closely.
+server series whose shape follows the client's p95 latency most closely. Findings are
+values (`slakit.report.model.Finding`); `slakit.report.findings` words them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from slakit.report.model import KindSummary, LoadInfo, Point, ServerSeries, SloResult
+from slakit.catalogue.thresholds import KV_CACHE_FULL, LATE_S
+from slakit.report.model import (
+    Correlated,
+    Finding,
+    KindSummary,
+    KvCacheFull,
+    LoadInfo,
+    Point,
+    QueueRising,
+    RateNotKept,
+    RequestsFailed,
+    RetrieveDominates,
+    ServerSeries,
+    SloResult,
+)
 
 
 def _values(series: list[ServerSeries], name: str) -> list[float]:
@@ -34,35 +49,44 @@ def explain(
     load: LoadInfo,
     series: list[ServerSeries],
     points: list[Point],
-) -> list[str]:
-    """Short sentences naming what moved with the violation; empty when nothing failed."""
+) -> list[Finding]:
+    """What moved with the violation, as values (the renderers word them); empty when
+    nothing failed or warned."""
     if not any(r.verdict in ("fail", "warn") for r in slos):
         return []
-    notes = []
+    found: list[Finding] = []
     if waiting := _rising(_values(series, "vllm_queue_length")):
-        notes.append(
-            f"vLLM waiting requests rose from {waiting[0]:.1f} to {waiting[1]:.1f}: "
-            "requests queued for the engine"
-        )
+        found.append(QueueRising(first=waiting[0], last=waiting[1]))
     kv = _values(series, "vllm_kv_cache_usage")
-    if kv and max(kv) >= 0.95:
-        notes.append(f"vLLM KV cache reached {max(kv):.0%}: the batch could not grow")
+    if kv and max(kv) >= KV_CACHE_FULL:
+        found.append(KvCacheFull(peak=max(kv), threshold=KV_CACHE_FULL))
     retrieve = _values(series, "gateway_retrieve_latency")
     generate = _values(series, "gateway_generate_latency")
     if retrieve and generate and np.mean(retrieve) > np.mean(generate):
-        notes.append("the gateway's retrieve stage (Elasticsearch) took longer than generation")
+        found.append(
+            RetrieveDominates(
+                retrieve_s=float(np.mean(retrieve)), generate_s=float(np.mean(generate))
+            )
+        )
     errors = kinds["all"].errors_by_class if "all" in kinds else {}
     if errors:
-        listed = ", ".join(f"{n} × {cls}" for cls, n in sorted(errors.items(), key=lambda e: -e[1]))
-        notes.append(f"requests failed: {listed}")
+        found.append(RequestsFailed(by_class=errors))
     if not load.kept_up:
-        notes.append(load.note)
+        found.append(
+            RateNotKept(
+                requested_rps=load.requested_rps or 0.0,
+                late_share=load.late_share,
+                late_after_s=LATE_S if load.late_after_s is None else load.late_after_s,
+                never_sent=load.never_sent,
+                offered=load.offered,
+            )
+        )
     if best := _correlated(series, points):
-        notes.append(best)
-    return notes
+        found.append(best)
+    return found
 
 
-def _correlated(series: list[ServerSeries], points: list[Point]) -> str | None:
+def _correlated(series: list[ServerSeries], points: list[Point]) -> Correlated | None:
     """The server series most correlated (r >= 0.6) with the client's p95 latency."""
     client = {int(p.t): p.latency_p95 for p in points if p.latency_p95 is not None}
     if len(client) < 5:
@@ -81,7 +105,7 @@ def _correlated(series: list[ServerSeries], points: list[Point]) -> str | None:
         r = float(np.corrcoef(a, b)[0, 1])
         if r >= 0.6 and (best is None or r > best[0]):
             best = (r, s.title)
-    return f"{best[1]} moved with client p95 latency (r = {best[0]:.2f})" if best else None
+    return Correlated(series=best[1], r=best[0]) if best else None
 
 
 def _nearest(client: dict[int, float], t: float) -> float | None:

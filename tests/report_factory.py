@@ -14,9 +14,11 @@ import random
 
 from slakit.evaluate import judge
 from slakit.report.model import (
+    Correlated,
     KindSummary,
     LoadInfo,
     Point,
+    QueueRising,
     Report,
     ServerSeries,
     SloResult,
@@ -249,10 +251,11 @@ ALERTS = [
     },
 ]
 
+# What slakit.limits.explain finds in such a run: the queue grew, and its series followed
+# the client's p95 latency.
 LIMITS = [
-    "vLLM queued up to 9 requests while KV-cache stayed below 70%: the batch size "
-    "(max_num_seqs), not memory, capped throughput",
-    "the load generator kept up: 0.2% of requests went out late",
+    QueueRising(first=0.4, last=9.0),
+    Correlated(series="vLLM waiting requests", r=0.87),
 ]
 
 

@@ -12,6 +12,7 @@ import json
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from slakit.report.findings import describe
 from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
 from slakit.report.plots import PLOTS
@@ -77,5 +78,6 @@ def render_html(report: Report) -> str:
         sweep=sweep_table(report) if report.sweep else None,
         capacity=capacity_text(report) if report.sweep else None,
         alerts=alert_table(report),
+        limits=[describe(f) for f in report.limits],
         scenario_json=json.dumps(report.scenario, indent=2, sort_keys=True),
     )

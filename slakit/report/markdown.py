@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from slakit.report.findings import describe
 from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
 from slakit.report.tables import (
@@ -95,7 +96,7 @@ def render_markdown(report: Report) -> str:
             "Sweep", [*md_table(sweep_table(report)), "", md_text(capacity_text(report))]
         )
     if report.limits:
-        lines += _section("What limited it", _bullets(report.limits))
+        lines += _section("What limited it", _bullets([describe(f) for f in report.limits]))
     alerts = alert_table(report)
     lines += _section("Alerts", md_table(alerts) if alerts.rows else ["No alerts fired."])
     lines += ["", f"_slakit report, schema version {report.schema_version}_"]

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -186,6 +186,75 @@ class MeasurementReport(BaseModel):
     detail: str = ""  # one line: why the bound held, failed, or was not checked
 
 
+class QueueRising(BaseModel):
+    """vLLM's waiting requests rose over the run (means of its first and last third)."""
+
+    kind: Literal["queue_rising"] = "queue_rising"
+    first: float
+    last: float
+
+
+class KvCacheFull(BaseModel):
+    """vLLM's KV cache reached `peak`, at or above the `threshold` that counts as full."""
+
+    kind: Literal["kv_cache_full"] = "kv_cache_full"
+    peak: float
+    threshold: float
+
+
+class RetrieveDominates(BaseModel):
+    """The gateway's retrieve stage (Elasticsearch) took longer than generation (means)."""
+
+    kind: Literal["retrieve_dominates"] = "retrieve_dominates"
+    retrieve_s: float
+    generate_s: float
+
+
+class RequestsFailed(BaseModel):
+    kind: Literal["requests_failed"] = "requests_failed"
+    by_class: dict[str, int]  # error class -> requests
+
+
+class RateNotKept(BaseModel):
+    """The open-loop rate was not kept (the load section says why)."""
+
+    kind: Literal["rate_not_kept"] = "rate_not_kept"
+    requested_rps: float
+    late_share: float
+    late_after_s: float
+    never_sent: int
+    offered: int | None = None
+
+
+class Correlated(BaseModel):
+    """The server series (by title) most correlated with the client's p95 latency."""
+
+    kind: Literal["correlated"] = "correlated"
+    series: str
+    r: float
+
+
+class TextFinding(BaseModel):
+    """A finding as words only: what reports written before findings were data hold."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+Finding = Annotated[
+    QueueRising
+    | KvCacheFull
+    | RetrieveDominates
+    | RequestsFailed
+    | RateNotKept
+    | Correlated
+    | TextFinding,
+    Field(discriminator="kind"),
+]
+"""One "what limited it" finding: its kind and values; the words are the renderers'
+(`slakit.report.findings`)."""
+
+
 class Report(BaseModel):
     schema_version: int = Field(SCHEMA_VERSION, strict=True)
     run_id: str
@@ -205,7 +274,7 @@ class Report(BaseModel):
     server: list[ServerSeries]
     sweep: list[SweepStep] = Field(default_factory=list)
     capacity_rps: float | None = None  # sweep: highest rate at which every SLO held
-    limits: list[str] = Field(default_factory=list)  # "what limited it"
+    limits: list[Finding] = Field(default_factory=list)  # "what limited it"
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     baseline_run_id: str | None = None
     measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
@@ -214,6 +283,14 @@ class Report(BaseModel):
     (it assumed 5 s)."""
     verdict: Verdict
     exit_code: int
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _text_limits(cls, limits: object) -> object:
+        """Reports written before findings were data hold sentences: keep them as text."""
+        if not isinstance(limits, list):
+            return limits
+        return [{"kind": "text", "text": f} if isinstance(f, str) else f for f in limits]
 
     @field_validator("schema_version")
     @classmethod
