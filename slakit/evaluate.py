@@ -13,7 +13,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from slakit.load import FROM_DUE_MATERIAL, LATE_S
+from slakit.catalogue.thresholds import FROM_DUE_MATERIAL, LATE_S
 from slakit.metrics import Window
 from slakit.report.formatting import fmt_value
 from slakit.report.model import KindSummary, Point, SloResult, Verdict

@@ -17,10 +17,10 @@ from slakit.catalogue.panels import (
     VLLM_DASHBOARD,
     DashboardDef,
 )
+from slakit.catalogue.thresholds import LATE_S
 from slakit.errors import InputError
 from slakit.gate import regate, verified_report
 from slakit.limits import explain, why_late
-from slakit.load import LATE_S
 from slakit.load.arrivals import read_schedules
 from slakit.load.prompts import check_sources
 from slakit.load.runner import Interrupt, StepResult, run_step

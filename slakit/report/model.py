@@ -123,7 +123,8 @@ class LoadInfo(BaseModel):
     late_after_s: float | None = None  # "late" meant this much after due; None: older report
     from_due_differs: list[str] = Field(default_factory=list)
     """SLIs (ttft, latency) whose p99 from the due time is materially above the client's
-    (slakit.load.FROM_DUE_MATERIAL): the client's own numbers understate the wait."""
+    (`slakit.catalogue.thresholds.FROM_DUE_MATERIAL`): the client's own numbers understate
+    the wait."""
     workers: int = 0
     # Every request of the run (warm-up included) ended one way: completed, failed (an
     # error class), or cut (in flight when the run ended, with its cut_reason). In open
