@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from slakit.catalogue.defaults import INDEX, MODEL
 from slakit.sli import AGGREGATIONS, CATALOGUE
 from slakit.units import parse_duration, parse_objective, stricter
 from slakit.yamlconf import FieldProblem, Located, load_model
@@ -96,7 +97,7 @@ class ExplicitTarget(Strict):
     )
     elasticsearch: HttpUrl | None = None
     prometheus: HttpUrl | None = None
-    model: str = "slakit-tiny"
+    model: str = MODEL
     api_key_env: str | None = Field(
         None,
         description="name of the environment variable "
@@ -232,7 +233,7 @@ class RagKind(_Kind):
 
 class EsSearchKind(_Kind):
     kind: Literal["es_search"]
-    index: str = "slakit-corpus"
+    index: str = INDEX
     queries: Literal["corpus_terms"] | Path = "corpus_terms"
     size: int = Field(10, ge=1, le=100)
 

@@ -27,7 +27,7 @@ PORTS = {
     "es_exporter": 19114,
     "inference_exporter": 19500,
 }
-"""Every part's default port, out of the kernel's ephemeral range (32768-60999)."""
+"""Every part's default port, below Linux's default ephemeral range (32768-60999)."""
 
 
 def url(part: str) -> str:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from slakit.catalogue.defaults import CORPUS_DOCS
 from slakit.errors import InputError
 from slakit.scenario import Distribution, PromptSource, RequestKind, Scenario
 from slakit.yamlconf import read_text
@@ -25,7 +26,7 @@ MAX_PROMPT_FILE_BYTES = 256 * 1024 * 1024
 def _corpus_words() -> tuple[str, ...]:
     from slakit.stack.corpus import passages
 
-    return tuple(w for p in passages(3000) for w in p.text.split())
+    return tuple(w for p in passages(CORPUS_DOCS) for w in p.text.split())
 
 
 def check_sources(scenario: Scenario) -> None:

@@ -1,6 +1,8 @@
 """Every knob of the embedded stack, with its default, in one place.
 
-Ports, versions, heap sizes and timeouts are defined here and nowhere else. Values come
+Versions, heap sizes and timeouts are defined here and nowhere else; ports, the model, the
+index and the corpus size come from `slakit/catalogue/defaults.py`, which the exporters
+and scenarios read too. Values come
 from (highest first) command-line flags, environment variables `SLAKIT_STACK_<FIELD>`
 (nested with `__`, e.g. `SLAKIT_STACK_GATEWAY__PORT=18081`), a YAML file (`--config`),
 then defaults.
@@ -15,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from slakit.catalogue.defaults import CORPUS_DOCS, INDEX, MAX_MODEL_LEN, MODEL, PORTS
 from slakit.errors import InputError
 from slakit.paths import cache_dir
 from slakit.yamlconf import format_validation_error, read_yaml
@@ -36,8 +39,8 @@ class _Part(BaseModel):
 
 
 class ElasticsearchConfig(_Part):
-    port: Port = 19200
-    transport_port: Port = 19300
+    port: Port = PORTS["elasticsearch"]
+    transport_port: Port = PORTS["elasticsearch_transport"]
     version: str = "8.19.7"  # integ-test-zip from Maven Central; runs on Java 17
     heap: str = Field("512m", pattern=r"^\d+[mg]$")
     user: str = "slakit"  # Elasticsearch refuses root: run as this user when we are root
@@ -45,9 +48,9 @@ class ElasticsearchConfig(_Part):
 
 
 class VllmConfig(_Part):
-    port: Port = 18000
-    served_model_name: str = "slakit-tiny"
-    max_model_len: int = 2048  # the tiny model's full context; RAG prompts need ~1k tokens
+    port: Port = PORTS["engine"]
+    served_model_name: str = MODEL
+    max_model_len: int = MAX_MODEL_LEN
     kv_cache_gib: int = 1
     start_timeout_s: float = 300
 
@@ -55,7 +58,7 @@ class VllmConfig(_Part):
 class SimConfig(_Part):
     """The simulated engine: same API and vLLM-named metrics, delays and faults on demand."""
 
-    port: Port = 18000
+    port: Port = PORTS["engine"]
     ttft_ms: float = Field(20.0, ge=0)
     token_delay_ms: float = Field(2.0, ge=0)
     error_rate: float = Field(0.0, ge=0, le=1)
@@ -65,27 +68,27 @@ class SimConfig(_Part):
 
 
 class GatewayConfig(_Part):
-    port: Port = 18080
+    port: Port = PORTS["gateway"]
     top_k: int = Field(3, ge=1, le=20)
     max_tokens: int = Field(48, ge=1)
     start_timeout_s: float = 30
 
 
 class PrometheusConfig(_Part):
-    port: Port = 19090
+    port: Port = PORTS["prometheus"]
     scrape_interval: str = Field("5s", pattern=r"^\d+(ms|s|m)$")
     start_timeout_s: float = 30
 
 
 class AlertmanagerConfig(_Part):
-    port: Port = 19093
+    port: Port = PORTS["alertmanager"]
     start_timeout_s: float = 30
 
 
 class WebhookConfig(_Part):
     """slakit's own alert receiver: appends every notification to alerts.jsonl."""
 
-    port: Port = 19095
+    port: Port = PORTS["webhook"]
     start_timeout_s: float = 15
 
 
@@ -98,17 +101,17 @@ class ExporterConfig(_Part):
 class ExportersConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gpu: ExporterConfig = ExporterConfig(port=19400)  # no GPU here: serves nvml_up 0
-    elasticsearch: ExporterConfig = ExporterConfig(port=19114)
-    inference: ExporterConfig = ExporterConfig(port=19500)
+    gpu: ExporterConfig = ExporterConfig(port=PORTS["gpu_exporter"])  # no GPU: nvml_up 0
+    elasticsearch: ExporterConfig = ExporterConfig(port=PORTS["es_exporter"])
+    inference: ExporterConfig = ExporterConfig(port=PORTS["inference_exporter"])
     probe_interval_s: float = Field(5.0, gt=0, description="inference canary period")
 
 
 class CorpusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    index: str = "slakit-corpus"
-    max_docs: int = Field(3000, ge=10)
+    index: str = INDEX
+    max_docs: int = Field(CORPUS_DOCS, ge=10)
 
 
 class StackConfig(BaseSettings):

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from slakit.catalogue.defaults import CORPUS_DOCS
 from slakit.errors import StackError
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class Passage:
     words: int
 
 
-def passages(max_docs: int = 3000) -> list[Passage]:
+def passages(max_docs: int = CORPUS_DOCS) -> list[Passage]:
     """The first `max_docs` passages, always the same ones; fail loudly if fewer exist."""
     available = _all_passages()
     if len(available) < max_docs:

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from slakit.catalogue import defaults
 from slakit.exporters.settings import ExporterSettings
 
-DEFAULT_PORT = 19114
+DEFAULT_PORT = defaults.PORTS["es_exporter"]  # the embedded stack's
 
 
 class EsExporterConfig(ExporterSettings):
@@ -18,7 +19,7 @@ class EsExporterConfig(ExporterSettings):
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_ES_EXPORTER_", extra="forbid")
 
-    url: str = "http://127.0.0.1:19200"
+    url: str = defaults.url("elasticsearch")
     username: str | None = None
     password: SecretStr | None = None
     api_key: SecretStr | None = None
@@ -27,7 +28,7 @@ class EsExporterConfig(ExporterSettings):
     timeout_s: float = Field(5.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
-    canary_index: str = "slakit-corpus"
+    canary_index: str = defaults.INDEX
     canary_query: str = "parse json document"
     canary_interval_s: float = Field(10, gt=0)
     freshness_index: str | None = None

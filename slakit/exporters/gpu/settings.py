@@ -7,9 +7,10 @@ import socket
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from slakit.catalogue.defaults import PORTS
 from slakit.exporters.settings import ExporterSettings
 
-DEFAULT_PORT = 19400
+DEFAULT_PORT = PORTS["gpu_exporter"]  # the embedded stack's
 
 
 class GpuExporterConfig(ExporterSettings):

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from slakit.catalogue import defaults
 from slakit.exporters.settings import ExporterSettings
 
-DEFAULT_PORT = 19500
+DEFAULT_PORT = defaults.PORTS["inference_exporter"]  # the embedded stack's
 
 
 class InferenceExporterConfig(ExporterSettings):
@@ -18,7 +19,7 @@ class InferenceExporterConfig(ExporterSettings):
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_INFERENCE_EXPORTER_", extra="forbid")
 
-    openai_url: str = "http://127.0.0.1:18080"  # vLLM itself or the gateway; no /v1
+    openai_url: str = defaults.url("gateway")  # vLLM itself or the gateway; no /v1
     model: str | None = None  # default: the first model /v1/models lists
     gateway_url: str | None = None  # set to probe the gateway's /rag/query too
     api_key: SecretStr | None = None  # sent as `Authorization: Bearer` to both URLs
