@@ -1,6 +1,7 @@
 """The GPU exporter's families as data: dcgm-exporter's names and help, how NVML reads each.
 
-Dashboards and alerts written for NVIDIA's dcgm-exporter read these names unchanged; the
+Dashboards and alerts written for NVIDIA's dcgm-exporter read these names unchanged (those
+slakit's own rules and dashboards read are the catalogue's, `slakit/catalogue/metrics.py`); the
 mapping from NVML calls to names and units is in `exporters/README.md` (repository root).
 """
 
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pynvml
+
+from slakit.catalogue import metrics as m
 
 PREFIX = "slakit_gpu"
 MIB = 1024 * 1024
@@ -55,7 +58,7 @@ _VOL, _AGG = pynvml.NVML_VOLATILE_ECC, pynvml.NVML_AGGREGATE_ECC
 # monotonic counts (rate()/increase() work the same).
 FIELDS = (
     Field(
-        "DCGM_FI_DEV_GPU_UTIL",
+        m.GPU_UTIL,
         "GPU utilization (in %).",
         lambda nvml, h: nvml.nvmlDeviceGetUtilizationRates(h).gpu,
     ),
@@ -65,12 +68,12 @@ FIELDS = (
         lambda nvml, h: nvml.nvmlDeviceGetUtilizationRates(h).memory,
     ),
     Field(
-        "DCGM_FI_DEV_FB_USED",
+        m.GPU_FB_USED,
         "Framebuffer memory used (in MiB).",
         lambda nvml, h: nvml.nvmlDeviceGetMemoryInfo(h).used // MIB,
     ),
     Field(
-        "DCGM_FI_DEV_FB_FREE",
+        m.GPU_FB_FREE,
         "Framebuffer memory free (in MiB).",
         lambda nvml, h: nvml.nvmlDeviceGetMemoryInfo(h).free // MIB,
     ),
@@ -80,17 +83,17 @@ FIELDS = (
         lambda nvml, h: nvml.nvmlDeviceGetMemoryInfo(h).total // MIB,
     ),
     Field(
-        "DCGM_FI_DEV_GPU_TEMP",
+        m.GPU_TEMP,
         "GPU temperature (in C).",
         lambda nvml, h: nvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU),
     ),
     Field(
-        "DCGM_FI_DEV_POWER_USAGE",
+        m.GPU_POWER,
         "Power draw (in W).",
         lambda nvml, h: nvml.nvmlDeviceGetPowerUsage(h) / 1000,
     ),
     Field(
-        "DCGM_FI_DEV_POWER_MGMT_LIMIT",
+        m.GPU_POWER_LIMIT,
         "Power management limit (in W).",
         lambda nvml, h: nvml.nvmlDeviceGetPowerManagementLimit(h) / 1000,
     ),
@@ -145,11 +148,11 @@ THROTTLE_REASON = (
     "1 if the GPU's clocks are held down for this reason now, else 0.",
 )
 PROCESS_MEMORY = (
-    f"{PREFIX}_process_memory_used_bytes",
+    m.GPU_PROCESS_MEMORY,
     "GPU memory used by a process (compute or graphics), in bytes.",
 )
 PROCESS_LABELS = ["gpu", "UUID", "pid", "process_name"]
-NVML_UP = (f"{PREFIX}_nvml_up", "1 if NVML answered and sees at least one GPU, else 0.")
+NVML_UP = (m.GPU_NVML_UP, "1 if NVML answered and sees at least one GPU, else 0.")
 NVML_INFO = (f"{PREFIX}_nvml", "Why NVML is down (reason), or ok; the driver version.")
 NVML_ERRORS = (
     f"{PREFIX}_nvml_errors",

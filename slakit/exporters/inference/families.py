@@ -1,34 +1,28 @@
-"""The inference exporter's families as data: the names PromQL sees, their help, buckets.
-
-Alert rules and dashboards take the names from here.
-"""
+"""The inference exporter's families as data: the names PromQL sees (the catalogue's),
+their help, buckets and the failure reasons counted from the start."""
 
 from __future__ import annotations
 
-PREFIX = "slakit_inference"
+from slakit.catalogue import metrics as m
 
-# Exposed names (what PromQL sees), for rules and dashboards to take from here.
-UP = f"{PREFIX}_up"
-PROBE_UP = f"{PREFIX}_probe_up"
-PROBES_TOTAL = f"{PREFIX}_probe_total"  # {result="success|failure", reason}
-LAST_SUCCESS = f"{PREFIX}_last_success_timestamp_seconds"
-TIME_TO_FIRST_TOKEN = f"{PREFIX}_time_to_first_token_seconds"
-INTER_TOKEN_LATENCY = f"{PREFIX}_inter_token_latency_seconds"
-E2E_LATENCY = f"{PREFIX}_e2e_latency_seconds"
-MODEL_INFO = f"{PREFIX}_model_info"  # {model, max_model_len, owned_by}
-RAG_PROBE_UP = f"{PREFIX}_rag_probe_up"
-RAG_PROBES_TOTAL = f"{PREFIX}_rag_probe_total"  # {result, reason}
-RAG_LATENCY = f"{PREFIX}_rag_latency_seconds"
-RAG_RETRIEVE = f"{PREFIX}_rag_retrieve_seconds"
-RAG_GENERATE = f"{PREFIX}_rag_generate_seconds"
-RAG_DOCUMENTS = f"{PREFIX}_rag_documents"
-RAG_EMPTY_TOTAL = f"{PREFIX}_rag_empty_retrievals_total"
+# The exposed names and buckets are the catalogue's, under this exporter's short names.
+UP = m.INFERENCE_UP
+MODEL_INFO = m.INFERENCE_MODEL_INFO
+PROBE_UP = m.PROBE_UP
+PROBES_TOTAL = m.PROBES_TOTAL
+LAST_SUCCESS = m.PROBE_LAST_SUCCESS
+TIME_TO_FIRST_TOKEN = m.PROBE_TIME_TO_FIRST_TOKEN
+INTER_TOKEN_LATENCY = m.PROBE_INTER_TOKEN_LATENCY
+E2E_LATENCY = m.PROBE_E2E_LATENCY
+RAG_PROBE_UP = m.RAG_PROBE_UP
+RAG_PROBES_TOTAL = m.RAG_PROBES_TOTAL
+RAG_LATENCY = m.RAG_PROBE_LATENCY
+RAG_RETRIEVE = m.RAG_PROBE_RETRIEVE
+RAG_GENERATE = m.RAG_PROBE_GENERATE
+RAG_DOCUMENTS = m.RAG_PROBE_DOCUMENTS
+RAG_EMPTY_TOTAL = m.RAG_PROBE_EMPTY_TOTAL
+LATENCY_BUCKETS = m.PROBE_LATENCY_BUCKETS
 
-# 5 ms (a loopback token gap) to 60 s (a cold or saturated engine's first token).
-LATENCY_BUCKETS = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1.0,
-    1.5, 2.5, 4.0, 6.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
-)  # fmt: skip
 FIXED_REASONS = (
     "connection", "timeout", "bad_json", "no_tokens", "incomplete_stream", "stream_error",
     "no_model",
