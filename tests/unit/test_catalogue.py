@@ -27,7 +27,7 @@ from slakit.gateway.settings import GatewaySettings
 from slakit.sli import CATALOGUE
 from tests.fake_nvml import FakeGpu, FakeNvml, FakeProcess
 from tests.servers import REPO, free_port, serve_in_thread
-from tests.unit.test_es_exporter_parsing import HEALTH, NODES
+from tests.unit.test_es_exporter_parsing import HEALTH, NODES, _registry
 
 DASHBOARDS = REPO / "dashboards"
 RULES = REPO / "alert_rules"
@@ -148,7 +148,7 @@ def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
     probe_served = _served(generate_latest(registry).decode())
     es_served = _served(
         "".join(
-            generate_latest(_fixed(families)).decode()
+            generate_latest(_registry(families)).decode()
             for families in (es.parse_cluster_health(HEALTH), es.parse_nodes_stats(NODES))
         )
     ) | {es.families.CANARY_SEARCH_SECONDS[0]}
@@ -164,18 +164,6 @@ def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
         }
         missing = {n for n in names if not ({n, *(n + s for s in SUFFIXES)} & served)}
         assert names and missing == set(), prefix
-
-
-def _fixed(families: list) -> object:
-    from prometheus_client import CollectorRegistry
-
-    class Fixed:
-        def collect(self):
-            return families
-
-    registry = CollectorRegistry()
-    registry.register(Fixed())
-    return registry
 
 
 def test_the_catalogue_imports_nothing_of_slakit() -> None:

@@ -15,26 +15,11 @@ from slakit.catalogue import metrics as catalogue
 from slakit.stack import sim_engine
 from slakit.stack.config import SimConfig
 from tests.servers import metric, read_sse, scrape, serve_in_thread, serve_module, wait_until
+from tests.unit.test_vllm_metrics import EXPOSED, HISTOGRAMS
 
 MODEL = "sim-test"
 PROMPT = "one two three four five"  # 5 prompt tokens, by the simulator's whitespace count
-PLAIN = (
-    catalogue.VLLM_NUM_REQUESTS_RUNNING,
-    catalogue.VLLM_NUM_REQUESTS_WAITING,
-    catalogue.VLLM_KV_CACHE_USAGE_PERC,
-    catalogue.VLLM_PROMPT_TOKENS_TOTAL,
-    catalogue.VLLM_GENERATION_TOKENS_TOTAL,
-    catalogue.VLLM_REQUEST_SUCCESS_TOTAL,
-    catalogue.VLLM_NUM_PREEMPTIONS_TOTAL,
-)
-HISTOGRAMS = (
-    catalogue.VLLM_TIME_TO_FIRST_TOKEN,
-    catalogue.VLLM_INTER_TOKEN_LATENCY,
-    catalogue.VLLM_E2E_REQUEST_LATENCY,
-    catalogue.VLLM_REQUEST_QUEUE_TIME,
-    catalogue.VLLM_REQUEST_PROMPT_TOKENS,
-    catalogue.VLLM_REQUEST_GENERATION_TOKENS,
-)
+PLAIN = EXPOSED[len(HISTOGRAMS) :]  # the names vLLM exposes, as test_vllm_metrics reads them
 
 
 @contextmanager
