@@ -22,6 +22,7 @@ from locust.env import Environment
 from locust.runners import STATE_STOPPED, STATE_STOPPING
 
 from slakit.load import handoff
+from slakit.load.profiles import Step
 from slakit.load.progress import LiveProgress
 from slakit.load.samples import SampleWriter
 from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_steps
@@ -48,7 +49,6 @@ class StepResult:
     started: float
     ended: float
     partial_reason: str | None = None
-    requested_rps: float | None = None
 
 
 class Interrupt:
@@ -83,60 +83,41 @@ class Interrupt:
             Interrupt._open[-1].reason = Interrupt._open[-1].reason or self.reason
 
 
-def run_step(
-    scenario: Scenario,
-    target: ResolvedTarget,
-    out_dir: Path,
-    *,
-    rps: float | None = None,
-    duration: float | None = None,
-    arrivals: str = "poisson",
-    label: str = "",
-) -> StepResult:
-    """One load step: a `users` run, or an open-loop run at `rps` for `duration`. A signal
-    from the first line to the last gives a partial result, never an abort."""
+def run_step(scenario: Scenario, target: ResolvedTarget, out_dir: Path, step: Step) -> StepResult:
+    """One load step: a `users` run, or an open-loop run at the step's rate for its
+    duration. A signal from the first line to the last gives a partial result, never an
+    abort."""
     workers = scenario.load.distributed.workers if scenario.load.distributed else 0
-    steps = shape_steps(scenario, duration)
-    total = sum(d for d, _, _ in steps)
+    shape = shape_steps(scenario, step.duration)
+    total = sum(d for d, _, _ in shape)
     with Interrupt() as interrupt:
         if workers:
-            return _run_distributed(
-                scenario,
-                target,
-                out_dir,
-                steps,
-                workers,
-                rps,
-                arrivals,
-                total,
-                label,
-                interrupt,
-            )
+            return _run_distributed(scenario, target, out_dir, step, shape, workers, interrupt)
         plan = build_plan(
             scenario,
             target,
             SampleWriter(out_dir / "samples-local.jsonl"),
-            rps=rps,
-            arrivals=arrivals,
+            rps=step.rps,
+            arrivals=step.arrivals,
             duration=total,
         )
         cut_reason = "the run stopped on an error"
         try:
-            env = _environment(plan, steps)
+            env = _environment(plan, shape)
             runner = env.create_local_runner()
-            result = _drive(env, runner, total, rps, label, interrupt, _LocalEnd(runner))
+            result = _drive(env, runner, total, step, interrupt, _LocalEnd(runner))
             cut_reason = result.partial_reason or DRAIN_CUT
             return result
         finally:
             plan.close(cut_reason)
 
 
-def _environment(plan: Plan, steps: list[tuple[float, int, float]]) -> Environment:
+def _environment(plan: Plan, shape: list[tuple[float, int, float]]) -> Environment:
     """Locust's environment for one step. At the scheduled end, requests in flight get
     their own deadline to finish: cutting them would drop exactly the slowest ones."""
     return Environment(
         user_classes=[make_user(plan)],
-        shape_class=make_shape(steps)(),
+        shape_class=make_shape(shape)(),
         stop_timeout=plan.timeout_s + DRAIN_MARGIN_S,
     )
 
@@ -196,16 +177,14 @@ class _Workers:
                 proc.wait()
 
 
-def _drive(
-    env: Environment, runner, total: float, rps: float | None, label: str, interrupt, end
-) -> StepResult:
+def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -> StepResult:
     """Start the shape and watch until `end` says the run is over, or cut it short."""
     started = time.time()
     runner.start_shape()
     late_at = time.monotonic() + total + env.stop_timeout + LATE_END_S
     reason = None
     dead_for = 0
-    with LiveProgress(env, total, rps, label) as progress:
+    with LiveProgress(env, total, step.rps, step.label) as progress:
         while not end.finished():
             gevent.sleep(WATCH_S)
             delta = progress.update()
@@ -223,7 +202,7 @@ def _drive(
     # A run that ended on schedule is judged over its schedule; the drain of in-flight
     # requests after it is not load offered (those requests count: they started before).
     ended = time.time() if reason else min(time.time(), started + total)
-    return StepResult(started, ended, reason, rps)
+    return StepResult(started, ended, reason)
 
 
 def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | None:
@@ -238,16 +217,15 @@ def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | 
     return None
 
 
-def _run_distributed(
-    scenario, target, out_dir, steps, workers, rps, arrivals, total, label, interrupt
-) -> StepResult:
+def _run_distributed(scenario, target, out_dir, step, shape, workers, interrupt) -> StepResult:
     """Locust's own master/worker runners: this process is the master, N local workers
     (the same worker command scales to other machines). Each worker gets its plan as a
     message once it connected (`slakit.load.handoff`); the load starts when all are ready."""
     plan = build_plan(scenario, target, SampleWriter(out_dir / "samples-master.jsonl"))
     plan.close(DRAIN_CUT)  # the master sends no requests, so none is ever in flight here
-    env = _environment(plan, steps)
+    env = _environment(plan, shape)
     runner = env.create_master_runner("127.0.0.1", 0)
+    total = sum(d for d, _, _ in shape)
     ready: set[int] = set()
 
     def hello(msg, **_) -> None:
@@ -258,8 +236,8 @@ def _run_distributed(
             str(out_dir / f"samples-worker{index}.jsonl"),
             index=index,
             workers=workers,
-            rps=rps,
-            arrivals=arrivals,
+            rps=step.rps,
+            arrivals=step.arrivals,
             duration=total,
         )
         runner.send_message(handoff.PLAN, share.message(), client_id=msg.node_id)
@@ -279,8 +257,8 @@ def _run_distributed(
             )
         if why := _await_workers(ready, workers, interrupt, end):
             runner.quit()
-            return StepResult(time.time(), time.time(), why, rps)
-        return _drive(env, runner, total, rps, label, interrupt, end)
+            return StepResult(time.time(), time.time(), why)
+        return _drive(env, runner, total, step, interrupt, end)
     finally:
         end.cut()
         end.reap()
