@@ -29,10 +29,10 @@ from slakit.errors import InputError
 from slakit.exporters.elasticsearch import EsExporterConfig
 from slakit.exporters.gpu import GpuExporterConfig
 from slakit.exporters.inference import InferenceExporterConfig
+from slakit.gateway import settings as gateway_settings
 from slakit.paths import cache_dir
 from slakit.scenario import ExplicitTarget
 from slakit.stack.config import StackConfig
-from slakit.gateway import settings as gateway_settings
 from slakit.stack.monitoring import scrape_targets
 from slakit.yamlconf import load_model
 
