@@ -26,10 +26,10 @@ from requests.exceptions import RequestException
 from urllib3.util.retry import Retry
 
 from slakit.catalogue.panels import DashboardDef, bind
-from slakit.generate.spec import parse_prom_duration
 from slakit.report.model import ScrapeSettings, ServerSeries
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 from slakit.stack.config import PrometheusConfig
+from slakit.units import parse_prom_duration
 
 # A report makes dozens of queries: prometheus-api-client's default (3 retries, backoff
 # 1 s) turned a Prometheus that went away after the check into minutes of report phase.

@@ -115,3 +115,27 @@ def stricter(warn: Objective, objective: Objective) -> bool:
     if warn.threshold != objective.threshold:
         return (warn.threshold > objective.threshold) == warn.higher_is_better
     return len(warn.op) < len(objective.op)  # `< x` is stricter than `<= x`
+
+
+# Prometheus's own duration syntax (rule windows, scrape intervals).
+PROM_DURATION = re.compile(r"^\s*(\d+)(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def parse_prom_duration(text: object) -> float:
+    """`'1d'` -> 86400.0. One integer and one unit, as Prometheus writes windows."""
+    match = PROM_DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"expected a duration like '5m', '6h' or '30d', got {text!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def prom_duration(seconds: float) -> str:
+    """86400 -> `'1d'`, 90 -> `'90s'`: the largest unit that divides evenly."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    for unit, size in _UNIT_SECONDS.items():
+        if size >= 1 and whole % size == 0:
+            return f"{whole // size}{unit}"
+    raise AssertionError("unreachable: 1 s divides every whole number of seconds")

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from slakit.errors import InputError
 from slakit.exporters.common import Background, serve
-from slakit.exporters.settings import FLAGS, ExporterSettings
+from slakit.settings import FLAGS, ServiceSettings
 
 log = logging.getLogger("slakit.exporters")
 
@@ -34,7 +34,7 @@ class Exporter:
 
     module: str  # e.g. "slakit.exporters.gpu", for the usage line
     about: str  # one line for --help
-    settings: type[ExporterSettings]
+    settings: type[ServiceSettings]
     # settings -> the registry a scrape reads, and the prober feeding it (if any)
     build: Callable[[Any], tuple[CollectorRegistry, Background | None]]
     started: Callable[[Any], str]  # the line logged once the settings are read
@@ -49,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{FLAGS}: {message}")
 
 
-def _settings(exporter: Exporter, argv: list[str] | None) -> ExporterSettings:
+def _settings(exporter: Exporter, argv: list[str] | None) -> ServiceSettings:
     parser = _Parser(prog=f"python -m {exporter.module}", description=exporter.about)
     default = exporter.settings.model_fields["port"].default
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")

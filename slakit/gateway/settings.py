@@ -1,6 +1,6 @@
 """What one gateway process needs to know: flags > environment (SLAKIT_GATEWAY_<FIELD>) >
 a YAML file (`--config`) > defaults, by the one mechanism slakit's settings use
-(`slakit.exporters.settings.ExporterSettings`). API keys have no flag: they come from the
+(`slakit.settings.ServiceSettings`). API keys have no flag: they come from the
 environment or the file, so they never show in a process list."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from slakit.exporters.settings import ExporterSettings
+from slakit.settings import ServiceSettings
 from slakit.stack.config import CorpusConfig, GatewayConfig
 
 ENV_PREFIX = "SLAKIT_GATEWAY_"
@@ -25,7 +25,7 @@ def _default(model: type, name: str):
     return model.model_fields[name].default
 
 
-class GatewaySettings(ExporterSettings):
+class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
     )

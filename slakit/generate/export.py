@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from slakit.generate.budget import EventSlo
-from slakit.generate.spec import SloSpec, prom_duration
+from slakit.generate.spec import SloSpec
+from slakit.units import prom_duration
 
 
 def _target(plan: EventSlo) -> float:

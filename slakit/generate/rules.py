@@ -15,9 +15,10 @@ from prometheus_client.utils import floatToGoString
 from slakit.catalogue import metrics as names
 from slakit.errors import InputError
 from slakit.generate.budget import EventSlo
-from slakit.generate.spec import Alerting, BurnRate, ResourceRule, Resources, prom_duration
+from slakit.generate.spec import Alerting, BurnRate, ResourceRule, Resources
 from slakit.stack import monitoring
 from slakit.stack.config import StackConfig
+from slakit.units import prom_duration
 
 RECORD = "slakit:slo_errors:ratio_rate{window}"
 SLO_ALERT = "SloBurnRate{long}{short}"

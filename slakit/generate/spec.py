@@ -8,7 +8,6 @@ because budget windows run to days; they are held in seconds.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,37 +26,14 @@ from slakit.catalogue import thresholds
 from slakit.errors import InputError
 from slakit.generate import budget
 from slakit.scenario import Slo, load_scenario
-from slakit.units import parse_duration
+from slakit.units import PROM_DURATION, parse_duration, parse_prom_duration, prom_duration
 from slakit.yamlconf import FieldProblem, format_validation_error, load_model, read_yaml
-
-_PROM_DURATION = re.compile(r"^\s*(\d+)(ms|s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-
-
-def parse_prom_duration(text: object) -> float:
-    """`'1d'` -> 86400.0. One integer and one unit, as Prometheus writes windows."""
-    match = _PROM_DURATION.match(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"expected a duration like '5m', '6h' or '30d', got {text!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def prom_duration(seconds: float) -> str:
-    """86400 -> `'1d'`, 90 -> `'90s'`: the largest unit that divides evenly."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    whole = round(seconds)
-    for unit, size in _UNIT_SECONDS.items():
-        if size >= 1 and whole % size == 0:
-            return f"{whole // size}{unit}"
-    raise AssertionError("unreachable: 1 s divides every whole number of seconds")
-
 
 PromDuration = Annotated[
     float,
     BeforeValidator(parse_prom_duration),
     PlainSerializer(prom_duration, return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _PROM_DURATION.pattern}),
+    Field(json_schema_extra={"type": "string", "pattern": PROM_DURATION.pattern}),
 ]
 
 

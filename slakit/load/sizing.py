@@ -31,11 +31,9 @@ import httpx
 
 from slakit.errors import InputError, safe_text
 from slakit.load.prompts import draw_tokens, make_prompt, token_lengths
+from slakit.report.model import SERVER, TOKENIZER, WORDS
 from slakit.scenario import Distribution, LlmKind, PromptSource
 from slakit.target import ResolvedTarget
-
-SERVER, TOKENIZER, WORDS = "server", "tokenizer", "words"
-"""How a kind's prompts were sized (`Sample.tokens_in_sized_by`)."""
 
 MAX_DISTINCT_LENGTHS = 512
 """Lengths one kind may draw when sized exactly; a wider distribution is refused."""

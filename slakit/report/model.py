@@ -14,6 +14,10 @@ SCHEMA_VERSION = 1
 
 Verdict = Literal["pass", "warn", "fail", "inconclusive"]
 
+SERVER, TOKENIZER, WORDS = "server", "tokenizer", "words"
+"""How a kind's prompts were sized (`Sample.tokens_in_sized_by`, `slakit.load.sizing`):
+by the target's /tokenize, by a local tokenizer, or approximately, one word per token."""
+
 
 class SloResult(BaseModel):
     """One objective's verdict, with the measured value and how many samples back it."""

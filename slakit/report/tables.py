@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from slakit.load.sizing import WORDS
 from slakit.report.formatting import (
     MISSING,
     fmt_change,
@@ -19,6 +18,7 @@ from slakit.report.formatting import (
     verdict_word,
 )
 from slakit.report.model import (
+    WORDS,
     ErrorStats,
     KindSummary,
     MeasurementError,

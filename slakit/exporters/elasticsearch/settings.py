@@ -9,12 +9,12 @@ from pydantic import Field, FilePath, SecretStr, field_validator, model_validato
 from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue import defaults
-from slakit.exporters.settings import ExporterSettings
+from slakit.settings import ServiceSettings
 
 DEFAULT_PORT = defaults.PORTS["es_exporter"]  # the embedded stack's
 
 
-class EsExporterConfig(ExporterSettings):
+class EsExporterConfig(ServiceSettings):
     """Which node to read and how, where to listen, what the canary and freshness ask."""
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_ES_EXPORTER_", extra="forbid")

@@ -8,12 +8,12 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue.defaults import PORTS
-from slakit.exporters.settings import ExporterSettings
+from slakit.settings import ServiceSettings
 
 DEFAULT_PORT = PORTS["gpu_exporter"]  # the embedded stack's
 
 
-class GpuExporterConfig(ExporterSettings):
+class GpuExporterConfig(ServiceSettings):
     """Where to listen, how long a collection may take, and the `Hostname` label."""
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_GPU_EXPORTER_", extra="forbid")

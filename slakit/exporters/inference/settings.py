@@ -9,12 +9,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue import defaults
-from slakit.exporters.settings import ExporterSettings
+from slakit.settings import ServiceSettings
 
 DEFAULT_PORT = defaults.PORTS["inference_exporter"]  # the embedded stack's
 
 
-class InferenceExporterConfig(ExporterSettings):
+class InferenceExporterConfig(ServiceSettings):
     """What to probe and how often. The API key is never logged or exported."""
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_INFERENCE_EXPORTER_", extra="forbid")

@@ -1,7 +1,9 @@
-"""How every exporter reads its settings: flags, then environment, then file, then defaults.
+"""How every service part reads its settings (the three exporters, the gateway): flags,
+then environment, then file, then defaults.
 
-Each exporter's settings model subclasses `ExporterSettings` with its own env prefix
-(`SLAKIT_<NAME>_EXPORTER_`), so credentials come from the environment and beat a file.
+Each part's settings model subclasses `ServiceSettings` with its own env prefix (e.g.
+`SLAKIT_<NAME>_EXPORTER_`, `SLAKIT_GATEWAY_`), so credentials come from the environment
+and beat a file.
 The layers are pydantic-settings sources in that order (flags are the init arguments, the
 `--config` YAML a source below the environment); one validation of the merged values, and
 each problem is an `InputError` line naming the layer it came from: the flag, the
@@ -22,7 +24,7 @@ from slakit.errors import InputError
 from slakit.yamlconf import Loc, format_validation_error, read_yaml
 
 # The fields of the `--config` file being loaded; empty when a model is built directly.
-_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("exporter_file", default=None)
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("settings_file", default=None)
 
 FLAGS, ENVIRONMENT = "command line", "environment"
 
@@ -37,8 +39,8 @@ class _FileSource(PydanticBaseSettingsSource):
         return dict(_FILE_VALUES.get() or {})
 
 
-class ExporterSettings(BaseSettings):
-    """Base of the exporters' settings models."""
+class ServiceSettings(BaseSettings):
+    """Base of the exporters' and the gateway's settings models."""
 
     @classmethod
     def settings_customise_sources(
@@ -79,7 +81,7 @@ def _read(path: Path | None) -> tuple[dict[str, Any], dict[Loc, int]]:
 
 
 def _problems(
-    cls: type[ExporterSettings],
+    cls: type[ServiceSettings],
     exc: ValidationError,
     flags: dict[str, Any],
     path: Path | None,
