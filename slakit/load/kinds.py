@@ -237,6 +237,15 @@ def _send(client, sample: Sample, url: str, headers: dict, timeout_s: float, rea
         deadline.close()
 
 
+def _generate(client, sample, url, target, rng, timeout_s, stream: bool, body: dict) -> None:
+    """A generation request (LLM or RAG) with the target's headers and a fresh traceparent:
+    streamed and timed token by token, or read whole."""
+    headers = _headers(target, _traceparent(sample, rng))
+    _send(
+        client, sample, url, headers, timeout_s, _stream if stream else _read_completion, json=body
+    )
+
+
 def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     """Sizes the kind's prompts now, before any request is timed (`sizing.prompt_pool`
     asks the target's tokenizer), then draws one per request."""
@@ -259,15 +268,7 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
             body["messages"] = chat_messages(prompt)
         else:
             body["prompt"] = prompt
-        _send(
-            client,
-            sample,
-            url,
-            _headers(target, _traceparent(sample, rng)),
-            timeout_s,
-            _stream if spec.stream else _read_completion,
-            json=body,
-        )
+        _generate(client, sample, url, target, rng, timeout_s, spec.stream, body)
 
     return execute
 
@@ -283,15 +284,7 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
             "stream": spec.stream,
             "max_tokens": draw_tokens(spec.output_tokens, rng),
         }
-        _send(
-            client,
-            sample,
-            url,
-            _headers(target, _traceparent(sample, rng)),
-            timeout_s,
-            _stream if spec.stream else _read_completion,
-            json=body,
-        )
+        _generate(client, sample, url, target, rng, timeout_s, spec.stream, body)
 
     return execute
 
