@@ -1,0 +1,115 @@
+"""The scenario file: what to send, how hard, and which objectives must hold.
+
+Validated by pydantic with unknown fields forbidden; `slakit schema` prints the JSON
+Schema of `Scenario`. Durations, percentages and objectives go through `slakit.units`.
+
+One module per part of the file: fields (shared types), target, workload, load,
+objectives; the scenario itself here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from slakit.scenario.fields import _UNSAFE_IN_DIR_NAME, MAX_NAME_CHARS, Duration, Strict
+from slakit.scenario.load import Load, SweepLoad
+from slakit.scenario.objectives import Gate, Slo, parse_relative
+from slakit.scenario.target import EmbeddedTarget, ExplicitTarget, Target
+from slakit.scenario.workload import (
+    Distribution,
+    EsBulkKind,
+    EsSearchKind,
+    LlmKind,
+    PromptSource,
+    RagKind,
+    RequestKind,
+)
+from slakit.yamlconf import FieldProblem, load_model
+
+__all__ = [
+    "Distribution",
+    "EmbeddedTarget",
+    "EsBulkKind",
+    "EsSearchKind",
+    "ExplicitTarget",
+    "Load",
+    "LlmKind",
+    "PromptSource",
+    "RagKind",
+    "RequestKind",
+    "Scenario",
+    "Slo",
+    "SweepLoad",
+    "load_scenario",
+    "parse_relative",
+]
+
+
+class Scenario(Strict):
+    """One load test: target, request mix, load shape, objectives."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    description: str = ""
+    target: Target = EmbeddedTarget()
+    workload: list[RequestKind] = Field(min_length=1)
+    load: Load
+    warmup: Duration = 0.0
+    slos: list[Slo] = Field(default_factory=list)
+    gate: Gate = Gate()
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = self.kind_names()
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldProblem(
+                    ("workload", i),
+                    f"two request kinds are named {name!r}; give each a distinct `name`",
+                )
+        seen: set[str] = set()
+        for i, slo in enumerate(self.slos):
+            if slo.scope is not None and slo.scope not in names:
+                raise FieldProblem(
+                    ("slos", i, "scope"),
+                    f"scope {slo.scope!r} is not a request "
+                    f"kind of this workload ({', '.join(names)})",
+                )
+            if slo.name in seen:
+                raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
+            seen.add(slo.name)
+        if self.load.sweep:
+            span, what = self.load.sweep.step_duration, "a sweep step"
+            why = ": every step is judged after its own warm-up"
+        else:
+            span, what, why = self.total_duration(), "the load's duration", ""
+        if self.warmup >= span:
+            raise FieldProblem(
+                ("warmup",),
+                f"warmup ({self.warmup:g}s) must be shorter than {what} ({span:g}s){why}",
+            )
+        return self
+
+    def run_dir_name(self) -> str:
+        """The name as one readable path segment (`../../x` -> `x`, `a b/c` -> `a-b-c`):
+        it names the run directory under `--out`, and must not lead out of it."""
+        return _UNSAFE_IN_DIR_NAME.sub("-", self.name).strip("-.") or "scenario"
+
+    def total_duration(self) -> float:
+        """Seconds of load (a sweep's is bounded by max_steps * step_duration)."""
+        load = self.load
+        if load.users:
+            return sum(s.duration for s in load.users.stages)
+        if load.rate:
+            return load.rate.duration
+        return load.sweep.step_duration * load.sweep.max_steps
+
+    def kind_names(self) -> list[str]:
+        return [k.name or k.kind for k in self.workload]
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; InputError with file:line per problem."""
+    return load_model(path, Scenario)
