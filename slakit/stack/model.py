@@ -32,7 +32,7 @@ from slakit.paths import cache_dir
 if TYPE_CHECKING:
     from transformers import LlamaConfig, PreTrainedTokenizerFast
 
-MODEL_VERSION = "tiny-llama-v3"  # bump when anything below changes the built files
+MODEL_VERSION = "tiny-llama-v4"  # bump when anything below changes the built files
 MANIFEST = "slakit-manifest.json"
 SEED = 1234
 
