@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 a failure of the system under test or of the stack,
 2 bad input (one readable line per problem, never a traceback).
+
+Over 400 lines because each command's help text is written here, beside its options: it is
+the CLI's documentation (`--help` teaches), and each command's body is a line or two.
 """
 
 from __future__ import annotations

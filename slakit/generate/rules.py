@@ -4,6 +4,9 @@ promtool unit tests are generated from the same object and cannot drift apart.
 
 SLO checks are multi-window, multi-burn-rate alerts over recorded error ratios; resource
 checks are thresholds on exporter metrics (names from `slakit.catalogue.metrics`).
+
+Over 400 lines until the alert rework (issue 11: one page and one ticket alert per SLO, outage
+alerts) splits it into SLO and resource rules, one module each.
 """
 
 from __future__ import annotations
