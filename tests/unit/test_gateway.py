@@ -28,7 +28,7 @@ from slakit.gateway import metrics as gm
 from slakit.gateway.app import create_app
 from slakit.gateway.rag import NO_PASSAGES, messages
 from slakit.gateway.settings import GatewaySettings
-from slakit.stack import sim_engine
+from slakit.stack import placement, sim_engine
 from slakit.stack.config import SimConfig
 from tests.servers import (
     free_port,
@@ -337,6 +337,10 @@ def test_command_line_with_keys_from_the_environment(sim, tmp_path):
         ]
         policies = {os.sched_getscheduler(t.id) for t in served.threads()}
         assert policies == {os.SCHED_RR if os.geteuid() == 0 else os.SCHED_OTHER}, policies
+        if os.geteuid() == 0:  # below the generator's, which must win a core when due
+            levels = {os.sched_getparam(t.id).sched_priority for t in served.threads()}
+            assert levels == {placement.GATEWAY_RT_PRIORITY}
+            assert placement.GATEWAY_RT_PRIORITY < placement.GENERATOR_RT_PRIORITY
         assert len(served.threads()) > 1
         url = f"{gw}/v1/chat/completions"
         assert httpx.post(url, json=CHAT).status_code == 401

@@ -46,7 +46,7 @@ def test_the_generator_asks_for_realtime_then_nice_and_refuses_an_unknown_choice
     )
     root = os.geteuid() == 0
     expected = {
-        "realtime": "SCHED_RR 1" if root else "nice 0",
+        "realtime": f"SCHED_RR {placement.GENERATOR_RT_PRIORITY}" if root else "nice 0",
         "nice": f"nice {placement.GENERATOR_NICE}" if root else "nice 0",
         "default": "nice 0",
     }
