@@ -82,7 +82,8 @@ GPU_TEMP = "DCGM_FI_DEV_GPU_TEMP"
 GPU_POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
 GPU_POWER_LIMIT = "DCGM_FI_DEV_POWER_MGMT_LIMIT"  # W
 GPU_PROCESS_MEMORY = "slakit_gpu_process_memory_used_bytes"  # {gpu, UUID, pid, process_name}
-GPU_NVML_UP = "slakit_gpu_nvml_up"
+GPU_NVML_UP = "slakit_gpu_nvml_up"  # no labels; absent while a collection fails
+GPU_UP = "slakit_gpu_up"  # {target}: 0 when a collection failed or timed out
 
 # --- the Elasticsearch exporter (elasticsearch_exporter 1.5 names and labels) -------------
 ES_HEALTH_STATUS = "elasticsearch_cluster_health_status"  # {cluster, color}: 1 if current
@@ -98,6 +99,11 @@ ES_THREAD_POOL_QUEUE = "elasticsearch_thread_pool_queue_count"  # {type}
 ES_SEARCH_TOTAL = "elasticsearch_indices_search_query_total"
 ES_SEARCH_SECONDS = "elasticsearch_indices_search_query_time_seconds"  # a counter
 ES_CANARY_SECONDS = "slakit_es_canary_search_seconds"  # histogram {index}
+ES_UP = "slakit_es_up"  # {target}: 0 when Elasticsearch did not answer the last scrape
+ES_CANARY_FAILURES = "slakit_es_canary_failures_total"  # {index, reason}
+ES_FRESHNESS_FAILURES = "slakit_es_freshness_failures_total"  # {index, reason}
+# {index}: now minus the newest document's timestamp; absent after a failed query
+ES_INDEX_FRESHNESS = "slakit_es_index_freshness_seconds"
 
 # --- the inference exporter (slakit's canary and RAG prober) -----------------------------
 INFERENCE_UP = "slakit_inference_up"  # {target}
@@ -130,3 +136,13 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     GATEWAY_STAGE_LATENCY: GATEWAY_LATENCY_BUCKETS,
     GATEWAY_TIME_TO_FIRST_TOKEN: GATEWAY_LATENCY_BUCKETS,
 }
+
+# --- slakit's own recording rules (`slakit gen alerts`), per SLO (label `slo`) ------------
+SLO_LABEL = "slo"
+SLO_ERROR_RATIO = "slakit:slo_errors:ratio_rate{window}"  # bad share over `window`
+SLO_OBJECTIVE = "slakit:slo_objective:ratio"  # e.g. 0.99
+SLO_ERROR_BUDGET = "slakit:slo_error_budget:ratio"  # 1 - objective
+SLO_PERIOD_DAYS = "slakit:slo_time_period:days"  # the budget window
+SLO_PERIOD_BURN_RATE = "slakit:slo_period_burn_rate:ratio"  # budget-window ratio / budget
+SLO_BUDGET_REMAINING = "slakit:slo_period_error_budget_remaining:ratio"  # 1 - the above
+SLO_INFO = "slakit:slo_info"  # 1, labels: slo, objective, sli, window

@@ -1,12 +1,13 @@
 """`slakit gen alerts SPEC --out DIR`: Prometheus rules for an SLO spec, with their tests.
 
-Writes `slo.rules.yml` (per SLO: error ratios recorded over every burn-rate window, and
-one multi-window burn-rate alert per configured burn rate), `resources.rules.yml`
-(thresholds on GPU, Elasticsearch, engine and canary metrics), a promtool unit test file
-for each (`slo.test.yml`, `resources.test.yml`: every alert fires on a violating series
-when its `for:` has passed, not before, and stays silent on a healthy one) and
-`RUNBOOK.md`, which the alerts' `runbook_url` points into. The test files sit beside the
-rules: copy only `*.rules.yml` into a Prometheus rules directory.
+Writes `slo.rules.yml` (per SLO: error ratios recorded over every burn-rate window and the
+budget window, the budget metadata, one page and one ticket multi-window burn-rate alert),
+`resources.rules.yml` (thresholds on GPU, Elasticsearch, engine and gateway metrics, and the
+outage alerts: targets down or gone, exporters whose target is down, canaries failing), a
+promtool unit test file for each (`slo.test.yml`, `resources.test.yml`: every alert fires on
+a violating series when its `for:` has passed, not before, and stays silent on a healthy
+one) and `RUNBOOK.md`, which the alerts' `runbook_url` annotation points into. The test
+files sit beside the rules: copy only `*.rules.yml` into a Prometheus rules directory.
 """
 
 from __future__ import annotations
@@ -21,18 +22,14 @@ import yaml
 from slakit.errors import InputError
 from slakit.generate import export
 from slakit.generate.budget import EventSlo, Skipped
-from slakit.generate.rules import (
-    Check,
-    Clock,
-    Series,
-    recording_rules,
-    resource_checks,
-    slo_check,
-)
+from slakit.generate.checks import Check, Clock, Series
+from slakit.generate.outage_rules import outage_checks
+from slakit.generate.resource_rules import resource_checks
+from slakit.generate.slo_rules import recording_rules, slo_checks
 from slakit.generate.spec import SloSpec, load_spec, prom_duration
 
 SHORT_WINDOW_FACTOR = 20  # --short-windows: 5m -> 15s, 1h -> 3m, for: 2m -> 6s
-FORMATS = ("prometheus", "openslo", "sloth")
+FORMATS = ("prometheus", *export.FORMATS)
 SAMPLE_INTERVAL = 60  # synthetic series: one sample (and one rule evaluation) a minute
 
 
@@ -63,12 +60,16 @@ def generate_alerts(
         files.update(
             _prometheus(spec, plans, Clock(SHORT_WINDOW_FACTOR if short_windows else 1), header)
         )
-    if "openslo" in formats:
-        files["openslo.yaml"] = header + _dump_all(export.openslo(spec, events))
-    if "sloth" in formats:
-        files["sloth.yaml"] = header + _dump(export.sloth(spec, events))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for fmt in (f for f in formats if f != "prometheus"):
+        try:
+            exported = export.export(fmt, spec, events)
+        except InputError as exc:  # what the format cannot hold, named in the spec
+            problems = (f"{spec_path}: {p} (--format {fmt})" for p in exc.problems)
+            raise InputError(*problems) from None
+        for name, out in exported.items():
+            files[name] = header + out.note + _dump_all(out.documents)
     for name, text in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
     return [out_dir / name for name in files]
 
@@ -83,14 +84,14 @@ def _prometheus(
             f"#   {s.slo.name}: {s.reason}\n" for s in skipped
         )
     events = [p for p in plans if isinstance(p, EventSlo)]
-    slo_checks = {p.slo.name: _slo_checks(p, spec, clock) for p in events}
-    resources = resource_checks(spec.resources, clock)
+    by_slo = {p.slo.name: slo_checks(p, spec.alerting, clock) for p in events}
+    resources = resource_checks(spec.resources, clock) + outage_checks(spec.resources, clock)
     base = spec.alerting.runbook_url_base
     groups = [
         {
             "name": f"slakit-slo-{p.slo.name}",
             "rules": recording_rules(p, spec.alerting, clock)
-            + [_alert_rule(c, base) for c in slo_checks[p.slo.name]],
+            + [_alert_rule(c, base) for c in by_slo[p.slo.name]],
         }
         for p in events
     ]
@@ -99,7 +100,7 @@ def _prometheus(
         "rules": [_alert_rule(c, base) for c in resources],
     }
     interval = clock.seconds(SAMPLE_INTERVAL)
-    all_slo_checks = [c for checks in slo_checks.values() for c in checks]
+    all_slo_checks = [c for checks in by_slo.values() for c in checks]
     return {
         "slo.rules.yml": header + _dump({"groups": groups}),
         "resources.rules.yml": header + _dump({"groups": [resource_group]}),
@@ -108,10 +109,6 @@ def _prometheus(
         + _dump(_test_file("resources.rules.yml", resources, base, interval)),
         "RUNBOOK.md": _runbook(spec, events, all_slo_checks + resources),
     }
-
-
-def _slo_checks(plan: EventSlo, spec: SloSpec, clock: Clock) -> list[Check]:
-    return [slo_check(plan, rate, spec.alerting, clock) for rate in spec.alerting.burn_rates]
 
 
 def _header(spec_path: Path, short_windows: bool) -> str:
@@ -126,11 +123,13 @@ def _header(spec_path: Path, short_windows: bool) -> str:
 
 
 def _alert_rule(check: Check, runbook_base: str) -> dict:
+    """The rule; `runbook_url` is an annotation only (a label would change the alert's
+    identity whenever the runbook moves)."""
     url = f"{runbook_base}#{check.alert.lower()}"
     rule: dict = {"alert": check.alert, "expr": check.expr}
     if check.for_s:
         rule["for"] = prom_duration(check.for_s)
-    rule["labels"] = {"severity": check.severity, **check.labels, "runbook_url": url}
+    rule["labels"] = {"severity": check.severity, **check.labels}
     rule["annotations"] = {
         "summary": check.summary,
         "description": check.description,
@@ -153,7 +152,8 @@ def _test_file(rule_file: str, checks: list[Check], runbook_base: str, interval:
 
 def _tests(check: Check, runbook_base: str, interval: float) -> list[dict]:
     """A check's test groups: each violating case fires exactly when `for:` has passed since
-    the expression first held; the healthy series keep it silent then."""
+    the expression first held (and not one interval before); the healthy series keep it
+    silent then."""
     active = interval if check.ranged else 0  # a rate needs two samples
     fire_at = active + math.ceil(check.for_s / interval) * interval
     every = prom_duration(interval)
@@ -161,12 +161,12 @@ def _tests(check: Check, runbook_base: str, interval: float) -> list[dict]:
     groups = []
     for i, case in enumerate(check.fires, 1):
         tests = []
-        if check.for_s:
+        if fire_at:
             tests.append(_expect(check.alert, fire_at - interval, []))
         firing = {
             "exp_labels": {**case.labels, **rule["labels"]},
             "exp_annotations": {
-                k: _render(v, {**case.labels, **rule["labels"]}, case.value)
+                k: render(v, {**case.labels, **rule["labels"]}, case.value)
                 for k, v in rule["annotations"].items()
             },
         }
@@ -214,7 +214,7 @@ def _input(series: list[Series], until: float, interval: float) -> list[dict]:
 _TEMPLATE = re.compile(r"\{\{ (?:\$value \| (humanize|humanizePercentage)|\$labels\.(\w+)) \}\}")
 
 
-def _render(text: str, labels: dict[str, str], value: float | None) -> str:
+def render(text: str, labels: dict[str, str], value: float | None) -> str:
     """An annotation as Prometheus renders it, for the templates the checks use."""
 
     def one(match: re.Match) -> str:
@@ -298,4 +298,4 @@ def _dump(data: object) -> str:
 
 
 def _dump_all(documents: list[dict]) -> str:
-    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000)
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)

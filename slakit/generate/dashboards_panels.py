@@ -25,7 +25,7 @@ from slakit.scenario import Slo
 from slakit.sli import CATALOGUE, PERCENTILES, Sli, render
 from slakit.units import Objective, parse_objective
 
-SLO_LABEL = "slo"  # the label slakit's alert rules put on an SLO's alerts
+SLO_LABEL = m.SLO_LABEL  # the label slakit's alert rules put on an SLO's alerts
 
 # Grafana unit ids by SLI dimension.
 UNITS = {"seconds": "s", "ratio": "percentunit", "per_second": "reqps", "number": "short"}

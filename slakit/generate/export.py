@@ -1,23 +1,59 @@
-"""The spec's SLOs as an OpenSLO v1 document set and as a Sloth `prometheus/v1` spec, for
-teams whose SLO tooling already reads one of those. Same events and budgets as the
-Prometheus rules (`budget.EventSlo`); the burn-rate policy is the tool's own.
+"""The spec's SLOs for other SLO tools, keeping the alerting policy or refusing (exit 2)
+when the format cannot hold it; never a silent default in its place.
+
+- `sloth`: Sloth's `prometheus/v1` spec (no time window there) and an `AlertWindows` file
+  (`sloth.slok.dev/v1`) with the budget window as `sloPeriod` and the burn rates as page and
+  ticket quick/slow windows: Sloth's alerts are slakit's. Sloth has exactly two window pairs
+  per severity; any other policy is refused.
+- `openslo` (v1, as `oslo validate` reads it) and `openslo-v1alpha` (what Sloth v0.16 reads):
+  objective, SLI and budget window. OpenSLO has no multi-window burn-rate alert, so the
+  policy stays in slakit's rules (the file says so; Sloth generates no alert for it).
+
+Same events and budgets as the Prometheus rules (`budget.EventSlo`).
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
+from slakit.errors import InputError
 from slakit.generate.budget import EventSlo
-from slakit.generate.spec import SloSpec
+from slakit.generate.slo_rules import SEVERITIES, alert_name, camel
+from slakit.generate.spec import BurnRate, SloSpec
 from slakit.units import prom_duration
+
+FORMATS = ("openslo", "openslo-v1alpha", "sloth")
+SLOTH_WINDOWS_DIR = "sloth-windows"
+DAY = 86400
+_NO_POLICY = (
+    "# OpenSLO has no multi-window burn-rate alert: the spec's burn rates are not in this "
+    "file (slakit's Prometheus rules keep them).\n"
+)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One file: YAML documents and comment lines to put above them."""
+
+    documents: list[dict]
+    note: str = ""
+
+
+def export(fmt: str, spec: SloSpec, events: list[EventSlo]) -> dict[str, Export]:
+    """The files of `fmt` by name (relative to the output directory)."""
+    if fmt == "openslo":
+        return {"openslo.yaml": Export(openslo(spec, events), _NO_POLICY)}
+    if fmt == "openslo-v1alpha":
+        return {"openslo-v1alpha.yaml": Export(openslo_v1alpha(spec, events), _NO_POLICY)}
+    return sloth(spec, events)
 
 
 def _target(plan: EventSlo) -> float:
     return round(1 - plan.budget, 6)
 
 
-def _sum(selector: str) -> str:
-    return f"sum({selector})"
+def _source(query: str) -> dict:
+    return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
 
 
 def openslo(spec: SloSpec, events: list[EventSlo]) -> list[dict]:
@@ -34,8 +70,8 @@ def openslo(spec: SloSpec, events: list[EventSlo]) -> list[dict]:
     for plan in events:
         ratio: dict = {"counter": True}
         kind, selector = ("bad", plan.bad) if plan.bad else ("good", plan.good)
-        ratio[kind] = _source(_sum(selector))
-        ratio["total"] = _source(_sum(plan.total))
+        ratio[kind] = _source(f"sum({selector})")
+        ratio["total"] = _source(f"sum({plan.total})")
         docs.append(
             {
                 "apiVersion": "openslo/v1",
@@ -57,19 +93,103 @@ def openslo(spec: SloSpec, events: list[EventSlo]) -> list[dict]:
     return docs
 
 
-def _source(query: str) -> dict:
-    return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
+def _rate(selector: str) -> str:
+    return f"sum(rate({selector}[{{{{.window}}}}]))"
 
 
-def sloth(spec: SloSpec, events: list[EventSlo]) -> dict:
-    """Sloth's spec; Sloth applies its own (SRE workbook) burn rates over its SLO period."""
-    slos = []
+def openslo_v1alpha(spec: SloSpec, events: list[EventSlo]) -> list[dict]:
+    """One SLO document per event SLO, as Sloth v0.16 reads OpenSLO: good and total events
+    as PromQL over `{{.window}}`, the window in whole days."""
+    days = spec.alerting.budget_window / DAY
+    if days != int(days):
+        raise InputError(
+            f"alerting.budget_window: {prom_duration(spec.alerting.budget_window)} is not a "
+            "whole number of days, which OpenSLO v1alpha as Sloth reads it requires"
+        )
+    docs = []
     for plan in events:
-        total = f"sum(rate({plan.total}[{{{{.window}}}}]))"
-        if plan.bad:
-            errors = f"sum(rate({plan.bad}[{{{{.window}}}}]))"
-        else:
-            errors = f"{total} - sum(rate({plan.good}[{{{{.window}}}}]))"
+        good = f"{_rate(plan.total)} - {_rate(plan.bad)}" if plan.bad else _rate(plan.good)
+        query = {"source": "prometheus", "queryType": "promql"}
+        docs.append(
+            {
+                "apiVersion": "openslo/v1alpha",
+                "kind": "SLO",
+                "metadata": {"name": plan.slo.name, "displayName": plan.slo.objective},
+                "spec": {
+                    "service": spec.name,
+                    "description": plan.meaning,
+                    "budgetingMethod": "Occurrences",
+                    "objectives": [
+                        {
+                            "ratioMetrics": {
+                                "good": {**query, "query": good},
+                                "total": {**query, "query": _rate(plan.total)},
+                            },
+                            "target": _target(plan),
+                        }
+                    ],
+                    "timeWindows": [{"count": int(days), "unit": "Day", "isRolling": True}],
+                },
+            }
+        )
+    return docs
+
+
+def _sloth_windows(spec: SloSpec) -> dict:
+    """Sloth's AlertWindows for the spec's budget window and burn rates; InputError when
+    the burn rates are not two page and two ticket pairs (all Sloth can express)."""
+    alerting = spec.alerting
+    period = alerting.budget_window
+    by_severity: dict[str, list[BurnRate]] = {
+        s: sorted((r for r in alerting.burn_rates if r.severity == s), key=lambda r: r.long_window)
+        for s in SEVERITIES
+    }
+    counts = ", ".join(f"{len(rates)} {s}" for s, rates in by_severity.items())
+    if any(len(rates) != 2 for rates in by_severity.values()):
+        raise InputError(
+            "alerting.burn_rates: Sloth's alert windows are exactly two page and two ticket "
+            f"burn rates (quick and slow); this spec has {counts}, which Sloth cannot express"
+        )
+
+    def window(rate: BurnRate) -> dict:
+        # Sloth states a burn rate as the share of the period's budget spent over the long
+        # window: factor = percent / 100 * period / long window.
+        percent = rate.factor * rate.long_window / period * 100
+        return {
+            "errorBudgetPercent": round(percent, 9),
+            "shortWindow": prom_duration(rate.short_window),
+            "longWindow": prom_duration(rate.long_window),
+        }
+
+    return {
+        "apiVersion": "sloth.slok.dev/v1",
+        "kind": "AlertWindows",
+        "spec": {
+            "sloPeriod": prom_duration(period),
+            **{
+                s: {"quick": window(rates[0]), "slow": window(rates[1])}
+                for s, rates in by_severity.items()
+            },
+        },
+    }
+
+
+def sloth(spec: SloSpec, events: list[EventSlo]) -> dict[str, Export]:
+    """Sloth's spec and the alert windows file it must be run with (the command is in the
+    spec's header)."""
+    windows = _sloth_windows(spec)
+    period = windows["spec"]["sloPeriod"]
+    windows_file = f"{SLOTH_WINDOWS_DIR}/{period}.yaml"
+    slos = []
+    base = spec.alerting.runbook_url_base
+    for plan in events:
+        total = _rate(plan.total)
+        errors = _rate(plan.bad) if plan.bad else f"{total} - {_rate(plan.good)}"
+        name = f"SloBurn{camel(plan.slo.name)}"  # slakit's alert names less the severity
+
+        def runbook(severity: str, slo: str = plan.slo.name) -> str:
+            return alert_name(slo, severity).lower()
+
         slos.append(
             {
                 "name": plan.slo.name,
@@ -77,12 +197,27 @@ def sloth(spec: SloSpec, events: list[EventSlo]) -> dict:
                 "description": plan.meaning,
                 "sli": {"events": {"error_query": errors, "total_query": total}},
                 "alerting": {
-                    "name": "Slo" + re.sub(r"[^A-Za-z0-9]", "", plan.slo.name.title()),
+                    "name": name,
                     "labels": {"slo": plan.slo.name},
                     "annotations": {"summary": f"SLO {plan.slo.name}: {plan.meaning}"},
-                    "page_alert": {"labels": {"severity": "page"}},
-                    "ticket_alert": {"labels": {"severity": "ticket"}},
+                    **{
+                        f"{severity}_alert": {
+                            "labels": {"severity": severity},
+                            "annotations": {"runbook_url": f"{base}#{runbook(severity)}"},
+                        }
+                        for severity in SEVERITIES
+                    },
                 },
             }
         )
-    return {"version": "prometheus/v1", "service": spec.name, "slos": slos}
+    run = (
+        f"# Run: sloth generate -i sloth.yaml --default-slo-period {period} "
+        f"--slo-period-windows-path {SLOTH_WINDOWS_DIR}\n"
+        f"# ({windows_file} holds the budget window and burn rates: Sloth's spec has no "
+        "field for them.)\n"
+    )
+    spec_doc = {"version": "prometheus/v1", "service": spec.name, "slos": slos}
+    return {
+        "sloth.yaml": Export([spec_doc], run),
+        windows_file: Export([windows], run),
+    }

@@ -72,13 +72,24 @@ class Strict(BaseModel):
 
 class BurnRate(Strict):
     """Alert when the budget burns `factor` times too fast over both windows (the short one
-    makes the alert stop soon after the burn does)."""
+    makes the alert stop soon after the burn does). No `for:`: the long window already
+    filters blips, so a `for:` would only page later than the workbook's detection time."""
 
     severity: Severity
     factor: float = Field(gt=0)
     long_window: PromDuration
     short_window: PromDuration
-    for_: PromDuration = Field(0, alias="for")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_for(cls, data: object) -> object:
+        if isinstance(data, dict) and "for" in data:
+            raise FieldProblem(
+                ("for",),
+                "burn-rate alerts take no `for:` (the long window filters blips; a `for:` "
+                "only delays the alert): remove it",
+            )
+        return data
 
     @model_validator(mode="after")
     def _short_is_shorter(self) -> BurnRate:
@@ -90,10 +101,10 @@ class BurnRate(Strict):
 # The Google SRE workbook's four alerts for a 30-day budget: 2% of it spent in an hour or
 # 5% in six hours pages; 10% in a day or 10% in three days opens a ticket.
 DEFAULT_BURN_RATES = [
-    BurnRate(severity="page", factor=14.4, long_window="1h", short_window="5m", for_="2m"),
-    BurnRate(severity="page", factor=6, long_window="6h", short_window="30m", for_="15m"),
-    BurnRate(severity="ticket", factor=3, long_window="1d", short_window="2h", for_="1h"),
-    BurnRate(severity="ticket", factor=1, long_window="3d", short_window="6h", for_="3h"),
+    BurnRate(severity="page", factor=14.4, long_window="1h", short_window="5m"),
+    BurnRate(severity="page", factor=6, long_window="6h", short_window="30m"),
+    BurnRate(severity="ticket", factor=3, long_window="1d", short_window="2h"),
+    BurnRate(severity="ticket", factor=1, long_window="3d", short_window="6h"),
 ]
 
 
@@ -197,7 +208,12 @@ class VllmQueueGrowing(ResourceRule):
     severity: Severity = "ticket"
 
 
+# --- outages: a target down, gone, or failing its canary ---------------------------------
+
+
 class TargetDown(ResourceRule):
+    """A job Prometheus cannot scrape (`up == 0`) or has no target of at all (`absent`)."""
+
     jobs: list[str] | None = Field(
         None, description="Prometheus job names; default every job of the embedded stack"
     )
@@ -208,6 +224,26 @@ class TargetDown(ResourceRule):
 class CanaryFailing(ResourceRule):
     for_: PromDuration = Field(120, alias="for")
     severity: Severity = "page"
+
+
+class EsDown(ResourceRule):
+    """The ES exporter runs but Elasticsearch does not answer it (`slakit_es_up == 0`)."""
+
+    for_: PromDuration = Field(120, alias="for")
+    severity: Severity = "page"
+
+
+class EsIndexFreshness(ResourceRule):
+    above: PromDuration = Field(3600, description="newest document older than this")
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
+
+
+class GpuDown(ResourceRule):
+    """NVML or the GPU exporter's collection fails: no GPU metrics, GPU likely lost."""
+
+    for_: PromDuration = Field(300, alias="for")
+    severity: Severity = "ticket"
 
 
 class Resources(Strict):
@@ -226,6 +262,11 @@ class Resources(Strict):
     vllm_queue_growing: VllmQueueGrowing = VllmQueueGrowing()
     target_down: TargetDown = TargetDown()
     canary_failing: CanaryFailing = CanaryFailing()
+    rag_canary_failing: CanaryFailing = CanaryFailing()
+    es_down: EsDown = EsDown()
+    es_canary_failing: CanaryFailing = CanaryFailing()
+    es_index_freshness: EsIndexFreshness = EsIndexFreshness()
+    gpu_down: GpuDown = GpuDown()
 
 
 # --- the spec ----------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import pytest
 
 from slakit.catalogue import metrics as names
 from slakit.generate.alerts import generate_alerts
-from slakit.generate.rules import SLO_ALERT
-from slakit.generate.spec import load_spec, prom_duration
+from slakit.generate.slo_rules import alert_name
+from slakit.generate.spec import load_spec
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
 from slakit.stack.monitoring import rules_dir
@@ -31,9 +31,7 @@ pytestmark = pytest.mark.integration
 SPEC = Path(__file__).resolve().parents[2] / "scenarios" / "slo-spec.yaml"
 SLO = "gateway-errors"
 _FAST = load_spec(SPEC).alerting.burn_rates[0]  # 14.4x over 1h and 5m: a page
-PAGE = SLO_ALERT.format(
-    long=prom_duration(_FAST.long_window), short=prom_duration(_FAST.short_window)
-)
+PAGE = alert_name(SLO, "page")
 RPS = 5
 
 
@@ -110,7 +108,8 @@ def test_error_burst_fires_the_error_slo_page_and_reaches_the_webhook(tmp_path: 
         assert took is not None, f"{PAGE} did not fire within 120 s: {firing(cfg)}"
         alert = next(a for a in firing(cfg) if is_page(a))
         assert alert["labels"]["severity"] == "page"
-        assert alert["labels"]["runbook_url"].endswith(f"#{PAGE.lower()}")
+        assert alert["annotations"]["runbook_url"].endswith(f"#{PAGE.lower()}")
+        assert "runbook_url" not in alert["labels"]
         burn = float(alert["annotations"]["burn_rate"])
         assert burn > _FAST.factor, alert  # ~50% errors on a 1% budget: ~50x
         assert alert["annotations"]["objective"].startswith("error_rate ratio < 1%")

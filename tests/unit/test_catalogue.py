@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -146,12 +147,22 @@ def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
     )
     registry, _ = inference.build(inference.InferenceExporterConfig(gateway_url="http://g:1"))
     probe_served = _served(generate_latest(registry).decode())
+    # The exporter's own health and prober families, from its registry with Elasticsearch
+    # unreachable (up 0, the probes failing); the freshness gauge as after a good query.
+    config = es.EsExporterConfig(url=f"http://127.0.0.1:{free_port()}", freshness_index="docs")
+    own, prober = es.build_registry(config)
+    prober.run_once()
+    prober.newest = time.time()
     es_served = _served(
         "".join(
-            generate_latest(_registry(families)).decode()
-            for families in (es.parse_cluster_health(HEALTH), es.parse_nodes_stats(NODES))
+            generate_latest(registry).decode()
+            for registry in (
+                own,
+                _registry(es.parse_cluster_health(HEALTH)),
+                _registry(es.parse_nodes_stats(NODES)),
+            )
         )
-    ) | {es.families.CANARY_SEARCH_SECONDS[0]}
+    )
     for prefix, served in (
         ("GPU_", gpu_served),
         (("PROBE", "RAG_PROBE", "INFERENCE_"), probe_served),
