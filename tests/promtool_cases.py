@@ -58,13 +58,15 @@ def first_fires_at(minute: int, alert: str, expected: dict) -> list[dict]:
     return [at(minute - 1, alert, []), at(minute, alert, [expected])]
 
 
-def run(rule_file: Path, groups: list[dict], tmp: Path) -> list[str]:
-    """promtool's problems with `groups` (test groups) on `rule_file`; empty if all pass."""
-    test = tmp / f"{rule_file.stem}.cases.test.yml"
+def run(rules: Path | list[Path], groups: list[dict], tmp: Path) -> list[str]:
+    """promtool's problems with `groups` (test groups) on the rule file(s); empty if all
+    pass."""
+    files = rules if isinstance(rules, list) else [rules]
+    test = tmp / f"{files[0].stem}.cases.test.yml"
     test.write_text(
         yaml.safe_dump(
             {
-                "rule_files": [str(rule_file)],
+                "rule_files": [str(f) for f in files],
                 "evaluation_interval": "1m",
                 "tests": [{"interval": "1m", **g} for g in groups],
             },

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from slakit.catalogue import metrics as names
+from slakit.errors import InputError
 from slakit.generate.budget import EventSlo
 from slakit.generate.checks import PER_INTERVAL, Case, Check, Clock, Series, num, pct
 from slakit.generate.spec import Alerting, BurnRate
@@ -94,21 +95,48 @@ def _ratio_series(plan: EventSlo, bad_share: float) -> list[Series]:
     if plan.bad:  # errors and successes; the total selector sums both
         ok = _series(plan.total, {"status": "200"})
         return [Series(_series(plan.bad), 0, bad), Series(ok, 0, PER_INTERVAL - bad)]
+    metric, _, negative = _matchers(plan.good)
+    if metric != _matchers(plan.total)[0]:  # a histogram's bucket and its count
+        return [
+            Series(_series(plan.total), 0, PER_INTERVAL),
+            Series(_series(plan.good), 0, PER_INTERVAL - bad),
+        ]
+    if not negative:
+        raise InputError(f"{plan.good}: no test series is total but not good")
+    # One metric, good by a negative matcher (`code!~"5.."`): the bad series carries it.
     return [
-        Series(_series(plan.total), 0, PER_INTERVAL),
         Series(_series(plan.good), 0, PER_INTERVAL - bad),
+        Series(_series(plan.total, negative), 0, bad),
     ]
 
 
-def _series(selector: str, extra: dict[str, str] | None = None) -> str:
-    """A selector as a concrete series: regex matchers (`=~"5.."`) become a matching value."""
+def _witness(selector: str, regex: str) -> str:
+    """A value the regex matches: its first alternative, `.` read as `0` (`5..` -> `500`)."""
+    value = re.sub(r"[()]", "", regex).split("|")[0].replace(".", "0")
+    if not re.fullmatch(regex, value):
+        raise InputError(f"{selector}: no test series for the regex {regex!r}")
+    return value
+
+
+def _matchers(selector: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The metric, a label set the selector's positive matchers accept, and one its
+    negative matchers refuse."""
     metric, _, inner = selector.removesuffix("}").partition("{")
-    labels: dict[str, str] = {}
+    positive: dict[str, str] = {}
+    negative: dict[str, str] = {}
     for matcher in filter(None, (m.strip() for m in inner.split(","))):
-        key, _, value = matcher.partition("=")
-        if value.startswith("~"):
-            value = value[1:].replace(".", "0")  # `5..` -> `500`
-        labels[key] = value.strip('"')
+        parts = re.fullmatch(r'(\w+)\s*(!=|!~|=~|=)\s*"(.*)"', matcher)
+        if parts is None:
+            raise InputError(f"{selector}: no test series for the matcher {matcher!r}")
+        key, op, value = parts.groups()
+        wanted = _witness(selector, value) if op.endswith("~") else value
+        (negative if op.startswith("!") else positive)[key] = wanted
+    return metric, positive, negative
+
+
+def _series(selector: str, extra: dict[str, str] | None = None) -> str:
+    """A selector as a concrete series (negative matchers: the label left out)."""
+    metric, labels, _ = _matchers(selector)
     labels.update(extra or {})
     body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
     return f"{metric}{{{body}}}" if body else metric

@@ -2,8 +2,9 @@
 
 `slos` are the scenario's own `Slo` objects, so one file can hold a load test's objectives
 and the alerts that guard them in production; a scenario file is accepted too (its `slos`,
-default alerting). Durations here are Prometheus durations (`30s`, `5m`, `1h`, `1d`, `1w`)
-because budget windows run to days; they are held in seconds.
+default alerting), and so is an OpenSLO SLO document (`openslo_import`). Durations here
+are Prometheus durations (`30s`, `5m`, `1h`, `1d`, `1w`) because budget windows run to
+days; they are held in seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -24,7 +26,7 @@ from pydantic import (
 
 from slakit.catalogue import thresholds
 from slakit.errors import InputError
-from slakit.generate import budget
+from slakit.generate import budget, openslo_import
 from slakit.scenario import Slo, load_scenario
 from slakit.units import PROM_DURATION, parse_duration, parse_prom_duration, prom_duration
 from slakit.yamlconf import FieldProblem, format_validation_error, load_model, read_yaml
@@ -280,6 +282,7 @@ class SloSpec(Strict):
     slos: list[Slo] = Field(default_factory=list)
     alerting: Alerting = Alerting()
     resources: Resources = Resources()
+    _imported: list[budget.EventSlo] = PrivateAttr(default_factory=list)  # from OpenSLO
 
     @model_validator(mode="after")
     def _alertable(self, info: ValidationInfo) -> SloSpec:
@@ -302,7 +305,7 @@ class SloSpec(Strict):
 
     def plans(self) -> list[budget.EventSlo | budget.Skipped]:
         """Each SLO's events and budget, or why it gets no alert (scenario files only)."""
-        out: list[budget.EventSlo | budget.Skipped] = []
+        out: list[budget.EventSlo | budget.Skipped] = list(self._imported)
         for slo in self.slos:
             try:
                 out.append(budget.plan(slo, self._max_factor()))
@@ -312,8 +315,30 @@ class SloSpec(Strict):
 
 
 def load_spec(path: Path) -> SloSpec:
-    """An SLO spec, or a scenario file (it has `workload`) read for its `slos`."""
-    data, lines = read_yaml(path)
+    """An SLO spec, a scenario file (it has `workload`) read for its `slos`, or an OpenSLO
+    SLO document (with slakit's default alerting over its time window)."""
+    try:
+        data, lines = read_yaml(path)
+    except InputError as exc:
+        if "another document" in str(exc):  # e.g. an OpenSLO file of several SLOs
+            raise InputError(f"{exc} (one document per spec file: split it)") from None
+        raise
+    if openslo_import.is_openslo(data):
+        try:
+            fields, plan = openslo_import.read(data)
+        except openslo_import.NotReadable as exc:
+            raise InputError(f"{path}: {exc}") from None
+        try:
+            spec = SloSpec.model_validate(fields)
+        except ValidationError as exc:
+            raise InputError(*format_validation_error(exc, str(path), {})) from None
+        if spec._max_factor() * plan.budget >= 1:
+            raise InputError(
+                f"{path}: spec.objectives.0.target: a budget of {plan.budget:.6g} burnt "
+                f"{spec._max_factor():g}x is every event: that alert could never fire"
+            )
+        spec._imported = [plan]
+        return spec
     if not (isinstance(data, dict) and "workload" in data):
         return load_model(path, SloSpec)
     scenario = load_scenario(path)

@@ -143,3 +143,76 @@ def test_exports_only_print_what_was_written_and_no_promtool_verdict(tmp_path: P
     assert sorted(p.name for p in tmp_path.rglob("*.yaml")) == [
         "30d.yaml", "openslo.yaml", "sloth.yaml",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "slo",
+    [
+        "{name: errors, sli: error_rate, aggregation: ratio, objective: '< 1%'}",
+        "{name: ttft, sli: vllm_ttft, aggregation: p95, objective: '< 500ms'}",
+    ],
+)
+def test_an_openslo_document_is_read_as_the_spec(tmp_path: Path, slo: str) -> None:
+    """Round trip: the v1alpha export of an SLO, read back as the spec, gives the same
+    recorded ratios and alert expressions (slakit's default policy over its window)."""
+    spec = write(tmp_path, f"name: t\nslos:\n  - {slo}\nalerting:\n  budget_window: 28d\n")
+    generate_alerts(spec, tmp_path / "from-spec", formats=["prometheus", "openslo-v1alpha"])
+    document = tmp_path / "from-spec" / "openslo-v1alpha.yaml"
+    generate_alerts(document, tmp_path / "from-openslo")
+
+    def exprs(out: str) -> list[str]:
+        (group,) = yaml.safe_load((tmp_path / out / "slo.rules.yml").read_text())["groups"]
+        return [r["expr"] for r in group["rules"] if not r.get("record", "").endswith("info")]
+
+    assert exprs("from-openslo") == exprs("from-spec")
+    done = run_cli("gen", "alerts", str(document), "--out", str(tmp_path / "cli"))
+    assert done.returncode == 0, done.stderr
+    assert "every rule's unit test passes" in done.stdout
+
+
+SLOTH_EXAMPLE = """\
+apiVersion: openslo/v1alpha
+kind: SLO
+metadata: {name: sloth-slo-my-service, displayName: Requests Availability}
+spec:
+  service: my-service
+  description: Common SLO based on availability for HTTP request responses.
+  budgetingMethod: Occurrences
+  objectives:
+    - ratioMetrics:
+        good:
+          source: prometheus
+          queryType: promql
+          query: GOOD
+        total:
+          source: prometheus
+          queryType: promql
+          query: TOTAL
+      target: 0.999
+  timeWindows:
+    - {count: 30, unit: Day}
+"""  # the shape of Sloth's examples/openslo-getting-started.yml
+REQUESTS = "http_request_duration_seconds_count"
+GOOD = f'sum(rate({REQUESTS}{{job="myservice",code!~"(5..|429)"}}[{{{{.window}}}}]))'
+TOTAL = f'sum(rate({REQUESTS}{{job="myservice"}}[{{{{.window}}}}]))'
+SLOTH_EXAMPLE = SLOTH_EXAMPLE.replace("GOOD", GOOD).replace("TOTAL", TOTAL)
+
+
+def test_a_sloth_style_openslo_slo_gets_alerts_whose_tests_pass(tmp_path: Path) -> None:
+    done = run_cli("gen", "alerts", str(write(tmp_path, SLOTH_EXAMPLE)), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "every rule's unit test passes" in done.stdout
+    rules = yaml.safe_load((tmp_path / "slo.rules.yml").read_text())["groups"][0]["rules"]
+    page = next(r for r in rules if r.get("alert") == "SloBurnSlothSloMyServicePage")
+    assert "/ 0.001 > 14.4" in page["expr"]
+    five = "[5m]"
+    assert rules[0]["expr"] == "1 - " + GOOD.replace("[{{.window}}]", five) + " / " + (
+        TOTAL.replace("[{{.window}}]", five)
+    )
+
+
+def test_an_openslo_query_slakit_cannot_alert_on_is_refused(tmp_path: Path) -> None:
+    text = SLOTH_EXAMPLE.replace(TOTAL, "avg(up)")
+    done = run_cli("gen", "alerts", str(write(tmp_path, text)), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert "spec.objectives.0.ratioMetrics.total: 'avg(up)': slakit reads" in done.stderr
