@@ -25,7 +25,7 @@ from slakit.generate.budget import EventSlo, Skipped
 from slakit.generate.checks import Check, Clock, Series
 from slakit.generate.outage_rules import outage_checks
 from slakit.generate.resource_rules import resource_checks
-from slakit.generate.slo_rules import recording_rules, slo_checks
+from slakit.generate.slo_rules import alert_name, recording_rules, slo_checks
 from slakit.generate.spec import SloSpec, load_spec, prom_duration
 
 SHORT_WINDOW_FACTOR = 20  # --short-windows: 5m -> 15s, 1h -> 3m, for: 2m -> 6s
@@ -55,6 +55,7 @@ def generate_alerts(
     header = _header(spec_path, short_windows)
     plans = spec.plans()
     events = [p for p in plans if isinstance(p, EventSlo)]
+    _distinct_alert_names(events, spec_path)
     files: dict[str, str] = {}
     if "prometheus" in formats:
         files.update(
@@ -72,6 +73,19 @@ def generate_alerts(
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
     return [out_dir / name for name in files]
+
+
+def _distinct_alert_names(events: list[EventSlo], spec_path: Path) -> None:
+    """Alert names are the SLOs' names in CamelCase: `a-b` and `a_b` would share theirs."""
+    named: dict[str, str] = {}
+    for plan in events:
+        stem = alert_name(plan.slo.name, "page")
+        if stem in named:
+            raise InputError(
+                f"{spec_path}: slos: {named[stem]!r} and {plan.slo.name!r} make the same alert "
+                f"name {stem}: rename one"
+            )
+        named[stem] = plan.slo.name
 
 
 def _prometheus(

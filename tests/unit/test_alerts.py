@@ -274,6 +274,11 @@ BAD = {
         "    - {severity: page, factor: 2, long_window: 1h, short_window: 5m, for: 2m}\n",
         ":4: alerting.burn_rates.0.for: burn-rate alerts take no `for:`",
     ),
+    "one alert name for two slos": (
+        "slos:\n  - {name: a-b, sli: vllm_ttft, objective: '< 1s'}\n"
+        "  - {name: a_b, sli: vllm_itl, objective: '< 1s'}\n",
+        ": slos: 'a-b' and 'a_b' make the same alert name SloBurnABPage",
+    ),
     "bad duration": (
         "alerting:\n  budget_window: 30 days\n",
         ":3: alerting.budget_window: expected a duration like '5m', '6h' or '30d'",
