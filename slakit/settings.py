@@ -97,7 +97,19 @@ def _problems(
     }
     problems = []
     for index, error in enumerate(exc.errors()):
-        field = error["loc"][0] if error["loc"] else None
-        layer = FLAGS if field in flags else ENVIRONMENT if field in env or not path else None
+        loc = error["loc"]
+        layer = (
+            FLAGS if _gives(flags, loc) else ENVIRONMENT if _gives(env, loc) or not path else None
+        )
         problems.append(said[layer][index])
     return problems
+
+
+def _gives(values: dict[str, Any], loc: tuple) -> bool:
+    """Whether `values` (one layer's, nested by part) holds the value at `loc`, or the
+    value that contains it; an error about no field (`loc` empty) belongs to no layer."""
+    for key in loc:
+        if not isinstance(values, dict) or key not in values:
+            return False
+        values = values[key]
+    return bool(loc)

@@ -14,13 +14,12 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue.defaults import CORPUS_DOCS, INDEX, MAX_MODEL_LEN, MODEL, PORTS
-from slakit.errors import InputError
 from slakit.paths import cache_dir
-from slakit.yamlconf import format_validation_error, read_yaml
+from slakit.settings import ServiceSettings
 
 Port = int  # validated by `_port` below
 
@@ -114,8 +113,9 @@ class CorpusConfig(BaseModel):
     max_docs: int = Field(CORPUS_DOCS, ge=10)
 
 
-class StackConfig(BaseSettings):
-    """The embedded stack. `slakit stack up --config FILE` reads the same fields from YAML."""
+class StackConfig(ServiceSettings):
+    """The embedded stack. `slakit stack up --config FILE` reads the same fields from YAML,
+    by the settings mechanism of every service part (`slakit.settings`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SLAKIT_STACK_", env_nested_delimiter="__", extra="forbid"
@@ -156,37 +156,8 @@ class StackConfig(BaseSettings):
 
 
 def load_stack_config(path: Path | None = None, **overrides: object) -> StackConfig:
-    """Defaults < YAML file < environment (`SLAKIT_STACK_*`) < explicit overrides (CLI flags).
-
-    Constructing `StackConfig(...)` directly gives its arguments the last word too, so a
-    test's or a caller's explicit values are never changed by the ambient environment.
-    InputError with file:line on problems."""
-    source = "environment"
-    data: dict = {}
-    lines: dict = {}
-    try:
-        from_env = StackConfig().model_dump(exclude_unset=True)
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, source)) from None
-    if path is not None:
-        source = str(path)
-        data, lines = read_yaml(path)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise InputError(f"{path}:1: expected a mapping of fields at the top level")
-    merged = _deep_merge(_deep_merge(data, from_env), overrides)
-    try:
-        return StackConfig(**merged)
-    except ValidationError as exc:
-        raise InputError(*format_validation_error(exc, source, lines)) from None
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    """Defaults < YAML file < environment (`SLAKIT_STACK_*`) < explicit overrides (CLI flags;
+    a nested part's given fields merge into it). Constructing `StackConfig(...)` directly
+    gives its arguments the last word too, so a test's or a caller's explicit values are
+    never changed by the ambient environment. InputError with file:line on problems."""
+    return StackConfig.load(path, **overrides)
