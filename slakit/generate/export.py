@@ -14,6 +14,7 @@ Same events and budgets as the Prometheus rules (`budget.EventSlo`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from slakit.errors import InputError
@@ -174,9 +175,31 @@ def _sloth_windows(spec: SloSpec) -> dict:
     }
 
 
+# Sloth's names (service, SLO): alphanumeric at both ends, `-`, `_` and `.` between.
+_SLOTH_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def _sloth_names(spec: SloSpec, events: list[EventSlo]) -> None:
+    named = [("name", spec.name), *(("slos", p.slo.name) for p in events)]
+    bad = [
+        f"{field}: {name!r}"
+        for field, name in named
+        if len(name) < 2 or not _SLOTH_NAME.fullmatch(name)
+    ]
+    if bad:
+        raise InputError(
+            *(
+                f"{b}: Sloth takes names of two or more letters, digits, '-', '_' and '.' that "
+                "start and end with a letter or digit"
+                for b in bad
+            )
+        )
+
+
 def sloth(spec: SloSpec, events: list[EventSlo]) -> dict[str, Export]:
     """Sloth's spec and the alert windows file it must be run with (the command is in the
     spec's header)."""
+    _sloth_names(spec, events)
     windows = _sloth_windows(spec)
     period = windows["spec"]["sloPeriod"]
     windows_file = f"{SLOTH_WINDOWS_DIR}/{period}.yaml"

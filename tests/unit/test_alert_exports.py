@@ -216,3 +216,13 @@ def test_an_openslo_query_slakit_cannot_alert_on_is_refused(tmp_path: Path) -> N
     done = run_cli("gen", "alerts", str(write(tmp_path, text)), "--out", str(tmp_path / "o"))
     assert done.returncode == 2
     assert "spec.objectives.0.ratioMetrics.total: 'avg(up)': slakit reads" in done.stderr
+
+
+def test_names_sloth_refuses_are_refused_before_sloth_sees_them(tmp_path: Path) -> None:
+    spec = write(tmp_path, f"name: t\nslos:\n{SLO}".replace("name: errors", "name: 'errors:5xx'"))
+    with pytest.raises(InputError) as err:
+        generate_alerts(spec, tmp_path / "out", formats=["sloth"])
+    assert [p.split(": Sloth takes")[0] for p in err.value.problems] == [
+        f"{spec}: name: 't'",
+        f"{spec}: slos: 'errors:5xx'",
+    ]
