@@ -38,6 +38,16 @@ if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$CACHE/bin/kustomize" ]; then
   GOBIN="$CACHE/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
+# --- Sloth, the peer the generated alert rules are cross-checked against -------------
+SLOTH_VERSION=v0.16.0
+if [ ! -x "$CACHE/bin/sloth-$SLOTH_VERSION" ]; then
+  log "building sloth $SLOTH_VERSION from the Go module proxy into $CACHE/bin (~3 min once)"
+  rm -rf "$CACHE/sloth-build" && mkdir -p "$CACHE/sloth-build"
+  GOBIN="$CACHE/sloth-build" go install "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
+  mkdir -p "$CACHE/bin" && mv "$CACHE/sloth-build/sloth" "$CACHE/bin/sloth-$SLOTH_VERSION"
+  rm -rf "$CACHE/sloth-build"
+fi
+
 # --- Python environment -------------------------------------------------------------
 # The heavy, pinned third-party packages live in one venv in the cache, keyed by the hash
 # of the pins, shared by every clone. Each clone gets its own thin .venv that sees those
