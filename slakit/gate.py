@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from slakit import evaluate as ev
 from slakit.errors import InputError
 from slakit.load.samples import read_samples
+from slakit.repeat import combined_report, run_dir_name
 from slakit.report.model import Report, SloResult
 from slakit.report.writer import load_report, report_file
 from slakit.scenario import Scenario
@@ -39,6 +40,8 @@ def verified_report(path: Path) -> Report:
     file = report_file(path)
     samples = read_samples(file.parent)  # none when only the report was kept
     problems = contradictions(report, None if samples.empty else samples)
+    if report.repeats is not None and not problems:
+        problems = _repeats_contradictions(report, file.parent)
     if problems:
         raise InputError(*(f"{file}: {problem}" for problem in problems))
     return report
@@ -59,6 +62,35 @@ def contradictions(report: Report, samples: pd.DataFrame | None = None) -> list[
     ]
     if samples is not None and not problems:
         problems = _remeasured(report, scenario, samples)
+    return problems
+
+
+def _repeats_contradictions(report: Report, directory: Path) -> list[str]:
+    """A repeated run's SLOs and spreads are what its runs' own reports give, each of
+    those verified in turn; a run whose directory was not kept is not re-read."""
+    scenario = Scenario.model_validate(report.scenario)
+    problems = [
+        f"repeats.runs.{i}.dir: {run.dir!r}, not {run_dir_name(i)!r}"
+        for i, run in enumerate(report.repeats.runs)
+        if run.dir != run_dir_name(i)
+    ]
+    if problems or not all(
+        (directory / r.dir / "report.json").is_file() for r in report.repeats.runs
+    ):
+        return problems
+    try:
+        runs = [verified_report(directory / r.dir) for r in report.repeats.runs]
+    except InputError as exc:
+        return exc.problems
+    again = combined_report(scenario, runs, report.run_id)
+    if again.repeats.slos != report.repeats.slos:
+        problems.append("repeats.slos: not the spread the runs' own reports give")
+    for i, (stored, fresh) in enumerate(zip(report.slos, again.slos, strict=False)):
+        if not _same(stored.value, fresh.value) or stored.samples != fresh.samples:
+            problems.append(
+                f"slos.{i}: value {stored.value} over {stored.samples} samples stored, but the "
+                f"runs' own reports give {fresh.value} over {fresh.samples}"
+            )
     return problems
 
 
@@ -91,8 +123,13 @@ def _unmatched(results: list[SloResult], scenario: Scenario) -> list[str]:
 def _status(report: Report, scenario: Scenario) -> list[str]:
     """A partial run says why; a complete one says nothing of the kind and ran its whole
     schedule (a sweep's length depends on where it stopped, so it is not held to one)."""
+    if scenario.repeat > 1 and report.repeats is None:
+        return [f"repeats: none, but the scenario repeats {scenario.repeat} times"]
     if report.status == "partial":
         return [] if report.partial_reason else ["partial_reason: a partial report says why"]
+    if report.repeats is not None and len(report.repeats.runs) != scenario.repeat:
+        ran = len(report.repeats.runs)
+        return [f"status: 'complete', but {ran} of the scenario's {scenario.repeat} runs ran"]
     if report.partial_reason:
         return [f"status: 'complete', but partial_reason says {report.partial_reason!r}"]
     lasted, scheduled = report.ended_at - report.started_at, scenario.total_duration()

@@ -15,6 +15,7 @@ from slakit.load.prompts import check_sources
 from slakit.load.runner import Interrupt, run_step
 from slakit.metrics import read_scrape
 from slakit.paths import new_run_dir
+from slakit.repeat import combined_report, one_run, run_dir_name
 from slakit.report.model import Report
 from slakit.report.writer import write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
@@ -77,7 +78,10 @@ def run_scenario(
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.run_dir_name()}"
         run_dir = new_run_dir(out_root, run_id)
         with Interrupt() as interrupt:  # from here on a signal cuts the run, never aborts it
-            report = _run(scenario, path, target, run_dir, stack_cfg, ports)
+            if scenario.repeat > 1:
+                report = _repeated(scenario, path, target, run_dir, stack_cfg, interrupt)
+            else:
+                report = _run(scenario, path, target, run_dir, stack_cfg, ports)
             if interrupt.reason and report.status == "complete":
                 report = _cut_after_load(report, interrupt.reason)
             if baseline is not None:
@@ -102,6 +106,21 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
             result = run_step(scenario, target, out, step)
         steps.append(judge_step(run, step, result, capture))
     return build_report(run, steps, profile.finding())
+
+
+def _repeated(scenario, path, target, run_dir, stack_cfg, interrupt) -> Report:
+    """`repeat: N`: the scenario's runs one after another, each with its own reports in
+    its own directory, until N ran or one was cut; then the report judged on their spread."""
+    one = one_run(scenario)
+    runs = []
+    for i in range(scenario.repeat):
+        out = run_dir / run_dir_name(i)
+        print(f"slakit: run {i + 1} of {scenario.repeat} -> {out}", flush=True)
+        runs.append(_run(one, path, target, out, stack_cfg, ports=None))
+        write_reports(runs[-1], out)
+        if interrupt.reason or runs[-1].status == "partial":
+            break
+    return combined_report(scenario, runs, run_dir.name)
 
 
 def _cut_after_load(report: Report, reason: str) -> Report:

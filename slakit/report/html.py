@@ -16,6 +16,7 @@ from slakit.report.findings import describe
 from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
 from slakit.report.plots import PLOTS
+from slakit.report.repeats import repeat_table, repeat_text
 from slakit.report.tables import (
     alert_table,
     capacity_text,
@@ -75,6 +76,8 @@ def render_html(report: Report) -> str:
         load=load_lines(report),
         measurement=_measurement(report),
         partial=partial_text(report) if report.status == "partial" else None,
+        repeats=repeat_table(report) if report.repeats else None,
+        repeats_text=repeat_text(report) if report.repeats else None,
         sweep=sweep_table(report) if report.sweep else None,
         capacity=capacity_text(report) if report.sweep else None,
         alerts=alert_table(report),

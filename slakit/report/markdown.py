@@ -12,6 +12,7 @@ import re
 from slakit.report.findings import describe
 from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
+from slakit.report.repeats import repeat_table, repeat_text
 from slakit.report.tables import (
     Table,
     alert_table,
@@ -91,6 +92,10 @@ def render_markdown(report: Report) -> str:
     lines += _section("Load", _bullets(load_lines(report)))
     if report.measurement:
         lines += _section("Measurement error", _measurement(report))
+    if report.repeats:
+        lines += _section(
+            "Repeated runs", [md_text(repeat_text(report)), "", *md_table(repeat_table(report))]
+        )
     if report.sweep:
         lines += _section(
             "Sweep", [*md_table(sweep_table(report)), "", md_text(capacity_text(report))]

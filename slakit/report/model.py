@@ -145,6 +145,34 @@ class LoadInfo(BaseModel):
     generator_cores: float | None = None
 
 
+class RepeatRun(BaseModel):
+    """One run of a repeated scenario: where its own reports are and how it went."""
+
+    dir: str  # under the combined report's directory
+    status: Literal["complete", "partial"]
+    verdict: Verdict
+
+
+class SloSpread(BaseModel):
+    """One SLO over the runs of a repeated scenario (`slakit.repeat`): a value per run,
+    their mean and a bootstrap interval of the mean at `confidence`; `judged_on` says
+    which of them the gate judged (`mean`, or the interval's pessimistic end)."""
+
+    name: str
+    values: list[float | None]
+    mean: float | None = None
+    low: float | None = None
+    high: float | None = None
+    confidence: float
+    judged_on: Literal["mean", "low", "high"]
+
+
+class RepeatSummary(BaseModel):
+    runs: list[RepeatRun]
+    repeat: int  # runs the scenario asked for (more than ran, if one was cut)
+    slos: list[SloSpread]
+
+
 class ErrorStats(BaseModel):
     """Signed values in seconds (client minus wire) over `count` values; None when none."""
 
@@ -283,6 +311,9 @@ class Report(BaseModel):
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     baseline_run_id: str | None = None
     measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
+    repeats: RepeatSummary | None = None
+    """`repeat: N` scenarios: the runs behind this report and each SLO's spread over them;
+    the SLO results here are judged on that spread, the load and series are the last run's."""
     scrape: ScrapeSettings | None = None
     """None: no Prometheus was queried, or a report from before slakit read the interval
     (it assumed 5 s)."""

@@ -394,10 +394,56 @@ def _key_panel(ax: Axes, report: Report, key: str, colours: list[str]) -> None:
     ax.legend(loc="upper left")
 
 
+def _used(value: float, objective) -> float:
+    """How much of its objective a value used (past 1 = missed, capped at BAR_CAP), on the
+    scale `slo_bars` draws."""
+    if objective.higher_is_better:
+        used = objective.threshold / value if value else BAR_CAP
+    else:
+        used = value / objective.threshold
+    return min(used, BAR_CAP)
+
+
+def repeat_spread(report: Report) -> str | None:
+    """Repeated runs: per SLO each run's value (dots), the interval (a bar) and the mean
+    (a tick), on the objective-relative scale of `slo_bars`."""
+    if report.repeats is None:
+        return None
+    rows = []
+    for slo, spread in zip(report.slos, report.repeats.slos, strict=True):
+        objective = objective_of(slo.objective)
+        if objective is None or objective.threshold == 0 or spread.mean is None:
+            continue
+        ends = [_used(v, objective) for v in (spread.low, spread.high, spread.mean)]
+        rows.append((slo, [_used(v, objective) for v in spread.values], *ends))
+    if not rows:
+        return None
+
+    def draw(fig: Figure) -> None:
+        ax = fig.subplots()
+        ys = np.arange(len(rows))[::-1]
+        for y, (slo, values, low, high, mean) in zip(ys, rows, strict=True):
+            colour = VERDICT_COLOURS[slo.verdict]
+            ax.hlines(y, min(low, high), max(low, high), color=colour, lw=6, alpha=0.35)
+            ax.plot(values, [y] * len(values), "o", color=colour, ms=4)
+            ax.plot([mean], [y], "|", color="#222222", ms=14, mew=2)
+        ax.axvline(1.0, color="#222222", lw=1.2, ls="--")
+        ax.set_yticks(ys, [f"{slo.name} ({slo.aggregation})" for slo, *_ in rows])
+        ax.set_xlim(0, BAR_CAP + 0.1)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel(
+            "relative to objective: dots = runs, bar = interval, tick = mean "
+            "(dashed line = objective; past it = missed)"
+        )
+
+    return _render("repeats", 0.9 + 0.32 * len(rows), draw)
+
+
 PLOTS: dict[str, tuple[str, Callable[[Report], str | None]]] = {
     "slo-bars": ("Objectives: measured relative to each objective", slo_bars),
     "latency": ("Latency over time", latency_over_time),
     "throughput": ("Throughput and errors over time", throughput_over_time),
     "server": ("Server-side metrics (Prometheus)", server_series),
     "sweep": ("Sweep: achieved rate and latency per offered rate", sweep_curve),
+    "repeats": ("Repeated runs: each SLO's spread over the runs", repeat_spread),
 }

@@ -28,6 +28,8 @@ from slakit.scenario.workload import (
 )
 from slakit.yamlconf import FieldProblem, load_model
 
+MAX_REPEAT = 20  # runs of one scenario; each is a full run, so more is rarely affordable
+
 __all__ = [
     "Distribution",
     "EmbeddedTarget",
@@ -59,6 +61,13 @@ class Scenario(Strict):
     slos: list[Slo] = Field(default_factory=list)
     gate: Gate = Gate()
     seed: int = 0
+    repeat: int = Field(
+        1,
+        ge=1,
+        le=MAX_REPEAT,
+        description="run the scenario this many times; each SLO is then judged on its "
+        "mean over the runs (or, with `gate.confidence`, its interval's pessimistic end)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -80,6 +89,7 @@ class Scenario(Strict):
             if slo.name in seen:
                 raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
             seen.add(slo.name)
+        self._repeat_fits()
         if self.load.sweep:
             span, what = self.load.sweep.step_duration, "a sweep step"
             why = ": every step is judged after its own warm-up"
@@ -91,6 +101,20 @@ class Scenario(Strict):
                 f"warmup ({self.warmup:g}s) must be shorter than {what} ({span:g}s){why}",
             )
         return self
+
+    def _repeat_fits(self) -> None:
+        if self.gate.confidence is not None and self.repeat < 2:
+            raise FieldProblem(
+                ("gate", "confidence"),
+                "an interval needs runs to spread over: set `repeat` to 2 or more, "
+                "or leave `confidence` out",
+            )
+        if self.repeat > 1 and self.load.sweep:
+            raise FieldProblem(
+                ("repeat",),
+                "a sweep cannot be repeated: its steps already judge each rate; "
+                "repeat a `rate` run at the capacity it found instead",
+            )
 
     def run_dir_name(self) -> str:
         """The name as one readable path segment (`../../x` -> `x`, `a b/c` -> `a-b-c`):

@@ -83,3 +83,10 @@ class Gate(Strict):
         "over TTFT, ITL, TPOT and latency allowed, and no verdict may change on wire "
         "times; unchecked (no --wire-check) it is inconclusive",
     )
+    confidence: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="with `repeat: N`: judge each SLO on the pessimistic end of its "
+        "bootstrap interval at this confidence (e.g. 0.95) instead of its mean over the runs",
+    )

@@ -20,19 +20,21 @@ from slakit.wire.http import read_exchanges
 
 
 def refuse_unsupported(scenario: Scenario, wire_check: bool) -> None:
-    """A sweep judges each step on its own and its capacity across them: one capture
-    cannot say which verdicts of which step would change on wire times, so a sweep takes
-    neither `--wire-check` nor a bound that only a wire check could hold."""
-    if not scenario.load.sweep:
+    """A sweep judges each step on its own and its capacity across them, a repeated run
+    each SLO over its runs: one capture cannot say which of those verdicts would change
+    on wire times, so neither takes `--wire-check` nor a bound only a wire check holds."""
+    if scenario.load.sweep:
+        what, instead = "a sweep", "one of its rates as `load.rate`"
+    elif scenario.repeat > 1:
+        what, instead = "a repeated run (`repeat`)", "one run of it (`repeat: 1`)"
+    else:
         return
     if wire_check:
-        raise InputError(
-            "--wire-check: a sweep cannot be checked; check one of its rates as `load.rate`"
-        )
+        raise InputError(f"--wire-check: {what} cannot be checked; check {instead}")
     if scenario.gate.max_measurement_error is not None:
         raise InputError(
-            f"{scenario.gate.where('max_measurement_error')}: a sweep cannot be wire-checked; "
-            "bound a run at one of its rates (`load.rate`)"
+            f"{scenario.gate.where('max_measurement_error')}: {what} cannot be wire-checked; "
+            f"bound {instead}"
         )
 
 

@@ -233,7 +233,7 @@ def test_a_sweep_refuses_the_wire_check_and_its_bound_in_one_line(tmp_path: Path
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.splitlines() == [
         f"slakit: {scenario}:17: gate.max_measurement_error: a sweep cannot be wire-checked; "
-        "bound a run at one of its rates (`load.rate`)"
+        "bound one of its rates as `load.rate`"
     ]
 
 

@@ -103,6 +103,19 @@ CASES = {
         "like 'within 10%'",
     ),
     "target-typo": (GOOD + "target: embeded\n", "target"),
+    "confidence-without-repeat": (
+        GOOD + "gate: {confidence: 0.95}\n",
+        ":8: gate.confidence: an interval needs runs to spread over: set `repeat` to 2",
+    ),
+    "confidence-out-of-range": (
+        GOOD + "repeat: 3\ngate: {confidence: 1.5}\n",
+        ":9: gate.confidence: Input should be less than 1",
+    ),
+    "repeated-sweep": (
+        GOOD.replace("rate: {rps: 2, duration: 10s}", "sweep: {step_duration: 10s}")
+        + "repeat: 3\n",
+        ":8: repeat: a sweep cannot be repeated",
+    ),
 }
 
 
