@@ -1,8 +1,10 @@
 """The Locust user and load shapes slakit runs, built from a scenario.
 
 One lean `FastHttpUser` picks a request kind per request by weight (seeded), so the mix
-is exact in both closed-loop (`users`) and open-loop (`rate`) modes. In open loop each
-user takes the next due time from a shared ArrivalSchedule and records how late it went.
+is exact in both closed-loop (`users`) and open-loop (`rate`) modes; its keep-alive
+connections are reopened once the server may have closed them (`connections.py`). In open
+loop each user takes the next due time from a shared ArrivalSchedule and records how late
+it went.
 Every request sent is written: with its outcome, or, if the run ends while it is still
 in flight, as `cut` with the reason (the plan keeps the requests in flight for that).
 """
@@ -19,6 +21,7 @@ from locust import FastHttpUser, LoadTestShape, constant, task
 from locust.exception import StopUser
 
 from slakit.load.arrivals import ArrivalSchedule
+from slakit.load.connections import limit_idle_connections
 from slakit.load.kinds import EXECUTORS, Executor
 from slakit.load.prompts import warm_prompt_sources
 from slakit.load.samples import CUT, Sample, SampleWriter
@@ -126,6 +129,10 @@ def make_user(plan: Plan) -> type[FastHttpUser]:
         network_timeout = plan.timeout_s
         connection_timeout = min(5.0, plan.timeout_s)
         wait_time = constant(plan.think_time)
+
+        def __init__(self, environment) -> None:
+            super().__init__(environment)
+            limit_idle_connections(self.client)
 
         @task
         def one_request(self) -> None:
