@@ -1,10 +1,15 @@
 """Open-loop arrivals: requests are due on a schedule, whatever the target's latency.
 
-A dispatcher greenlet puts each due time into a queue when it falls due; free users take
-them. When every user is busy, due times wait in the queue: those requests go out late
-(lateness recorded per sample) or, at the end, not at all (the backlog). So a report can
-say the rate was not kept instead of silently offering less load. Once the schedule is
-over, `take` answers None: the user stops, and requests still in flight finish.
+A dispatcher greenlet hands each due time, when it falls due, to the user that became
+free most recently (idle users wait in a stack): a run uses as few users as its
+concurrency needs, so their keep-alive connections stay warm (`connections.py` reopens
+one only once the server may have closed it) and a request is not timed through a new
+connection's set-up (a queue that woke the longest-idle user first sent every one of a
+smoke run's requests on a connection of its own). When every user is busy, due times
+wait, oldest first: those requests go out late (lateness recorded per sample) or, at the
+end, not at all (the backlog). So a report can say the rate was not kept instead of
+silently offering less load. Once the schedule is over, `take` answers None: the user
+stops, and requests still in flight finish.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import deque
 from pathlib import Path
 
 import gevent
-from gevent.queue import Queue
+from gevent.event import AsyncResult
 
 
 class ArrivalSchedule:
@@ -28,20 +34,35 @@ class ArrivalSchedule:
         self.poisson = arrivals == "poisson"
         self.duration_s = duration_s
         self._rng = random.Random(seed)
-        self._queue: Queue = Queue()
+        self._waiting: deque[float] = deque()  # fell due while no user was free
+        self._idle: list[AsyncResult] = []  # free users, the most recently free last
         self._dispatcher: gevent.Greenlet | None = None
         self.offered = 0
-        self._ended = False  # the end mark (None) is in the queue
+        self._over = False
 
     def take(self) -> float | None:
         """Block until a request is due; its due time (`time.monotonic()` seconds), or None
         once the schedule is over and every due time was taken."""
         if self._dispatcher is None:
             self._dispatcher = gevent.spawn(self._dispatch)
-        due = self._queue.get()
-        if due is None:
-            self._queue.put(None)  # leave the end mark for the next user to see
-        return due
+        if self._waiting:
+            return self._waiting.popleft()
+        if self._over:
+            return None
+        free = AsyncResult()
+        self._idle.append(free)
+        try:
+            return free.get()
+        finally:
+            if free in self._idle:  # killed while waiting: the run is being stopped
+                self._idle.remove(free)
+
+    def _hand(self, due: float) -> None:
+        """To the most recently freed user (its connection is warm), else to the wait."""
+        if self._idle:
+            self._idle.pop().set(due)
+        else:
+            self._waiting.append(due)
 
     def _gap(self) -> float:
         return self._rng.expovariate(self.rps) if self.poisson else 1.0 / self.rps
@@ -52,16 +73,17 @@ class ArrivalSchedule:
             delay = due - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
-            self._queue.put(due)
+            self._hand(due)
             self.offered += 1
             due += self._gap()
-        self._queue.put(None)  # wakes a user waiting for a due time: the schedule is over
-        self._ended = True
+        self._over = True
+        while self._idle:  # the schedule is over: the users waiting stop
+            self._idle.pop().set(None)
 
     @property
     def backlog(self) -> int:
-        """Due times never taken by a user (the end mark is not one)."""
-        return self._queue.qsize() - self._ended
+        """Due times never taken by a user."""
+        return len(self._waiting)
 
     def close(self, path: Path) -> None:
         """Stop dispatching; record offered and never-sent counts beside the samples."""

@@ -152,3 +152,38 @@ def test_read_schedules_reads_what_close_wrote(tmp_path: Path) -> None:
     offered, backlog = read_schedules(tmp_path)
     assert 10 <= offered <= 12  # 5 (or 6) per schedule
     assert backlog == offered - 2  # one taken from each
+
+
+@pytest.mark.timeout(10)
+def test_the_most_recently_free_user_takes_the_next_due_time() -> None:
+    """Eight users, requests far shorter than the gaps between them: one user sends them
+    all (its connection stays warm), where a first-come queue would rotate all eight."""
+    schedule = ArrivalSchedule(40, "constant", duration_s=0.5)
+    sent_by: list[int] = []
+
+    def user(index: int) -> None:
+        while schedule.take() is not None:
+            sent_by.append(index)
+            gevent.sleep(0.002)  # the request
+
+    with gevent.Timeout(5):
+        gevent.joinall([gevent.spawn(user, i) for i in range(8)], raise_error=True)
+    assert len(sent_by) == schedule.offered >= 19
+    assert len(set(sent_by)) == 1, sent_by
+
+
+@pytest.mark.timeout(10)
+def test_busy_users_leave_due_times_waiting_oldest_first() -> None:
+    """Two users busy 100 ms each at 50 due times a second: the rest wait, and go out in
+    the order they fell due (each taken one is later than the last)."""
+    schedule = ArrivalSchedule(50, "constant", duration_s=0.4)
+    taken: list[float] = []
+
+    def user() -> None:
+        while (due := schedule.take()) is not None:
+            taken.append(due)
+            gevent.sleep(0.1)
+
+    with gevent.Timeout(5):
+        gevent.joinall([gevent.spawn(user) for _ in range(2)], raise_error=True)
+    assert taken == sorted(taken) and len(taken) == schedule.offered
