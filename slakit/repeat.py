@@ -31,11 +31,13 @@ def run_dir_name(index: int) -> str:
     return f"run-{index + 1:02d}"
 
 
-def one_run(scenario: Scenario) -> Scenario:
-    """The scenario as each of its runs is: once, judged alone (its report stands and is
-    checked on its own, like any single run's)."""
+def one_run(scenario: Scenario, index: int) -> Scenario:
+    """The scenario as its run `index` (0-based) is: once, judged alone (its report stands
+    and is checked on its own, like any single run's), seeded `seed + index`: each run
+    draws its own arrivals and prompts, so the spread covers the schedule's chance too and
+    a later run does not find the earlier runs' prompts in the server's prefix cache."""
     gate = scenario.gate.model_copy(update={"confidence": None})
-    return scenario.model_copy(update={"repeat": 1, "gate": gate})
+    return scenario.model_copy(update={"repeat": 1, "gate": gate, "seed": scenario.seed + index})
 
 
 def bootstrap_interval(values: list[float], confidence: float, seed: int) -> tuple[float, float]:

@@ -111,12 +111,11 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
 def _repeated(scenario, path, target, run_dir, stack_cfg, interrupt) -> Report:
     """`repeat: N`: the scenario's runs one after another, each with its own reports in
     its own directory, until N ran or one was cut; then the report judged on their spread."""
-    one = one_run(scenario)
     runs = []
     for i in range(scenario.repeat):
         out = run_dir / run_dir_name(i)
         print(f"slakit: run {i + 1} of {scenario.repeat} -> {out}", flush=True)
-        runs.append(_run(one, path, target, out, stack_cfg, ports=None))
+        runs.append(_run(one_run(scenario, i), path, target, out, stack_cfg, ports=None))
         write_reports(runs[-1], out)
         if interrupt.reason or runs[-1].status == "partial":
             break
