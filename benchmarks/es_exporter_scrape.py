@@ -1,12 +1,15 @@
 """What does a scrape cost? slakit's Elasticsearch exporter vs Debian's community exporter.
 
-Both run against one embedded Elasticsearch 8.19.7 (its own ports 27400/27500, corpus
-indexed) and are scraped in interleaved rounds, one exporter at a time, by one keep-alive
-client. Per exporter: scrape latency (client-side wall time of `GET /metrics`) and the
-exporter process's CPU per scrape (psutil user + system over the round, divided by its
-scrapes), plus Elasticsearch's CPU per scrape (what answering the exporter costs the node).
-slakit runs as the stack runs it: canary search every 10 s and index freshness on, which
-the CPU figure includes. Target: slakit no worse than 2x the community exporter.
+Both run against one embedded Elasticsearch 8.19.7 (its own ports 27400/27500) holding the
+index mix of `tests/es_mix.py` (17 indices: yellow, a closed one, deletes, aliases), each
+exporting every family of the mix (the community exporter with shards and aliases on), and
+are scraped in interleaved rounds, one exporter at a time, by one keep-alive client that
+accepts gzip as Prometheus does. Per exporter: scrape latency (client-side wall time of
+`GET /metrics`) and the exporter process's CPU per scrape (psutil user + system over the
+round, divided by its scrapes), plus Elasticsearch's CPU per scrape (what answering the
+exporter costs the node). slakit runs as the stack runs it: canary search every 10 s and
+index freshness on, which the CPU figure includes. Target: slakit's CPU per scrape at most
+half the community exporter's.
 
     .venv/bin/python benchmarks/es_exporter_scrape.py [--scrapes 200] [--rounds 5]
 """
@@ -27,13 +30,11 @@ from elasticsearch import Elasticsearch
 
 from slakit.stack import elasticsearch, process
 from slakit.stack.config import StackConfig
-from slakit.stack.corpus import index_corpus
+from tests.es_mix import CORPUS, build_mix
 
 ES_PORTS = {"port": 27400, "transport_port": 27500}
-INDEX = "slakit-corpus"
-DOCS = 3000
 DEBIAN_EXPORTER = "/usr/bin/prometheus-elasticsearch-exporter"
-TARGET = 2.0  # slakit / community, at most
+TARGET = 0.5  # slakit's CPU per scrape / the community exporter's, at most
 
 
 @dataclass
@@ -64,6 +65,12 @@ class Exporter:
 def cpu_s(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system
+
+
+def busy_s() -> float:
+    """CPU time every process on the machine has used (all cores, since boot)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
 
 
 def scrape_round(client: httpx.Client, exporter: Exporter, es: psutil.Process, n: int) -> None:
@@ -110,7 +117,7 @@ def main() -> None:
     cfg, es_pid = start_elasticsearch(work)
     try:
         es_url = cfg.url(cfg.elasticsearch.port)
-        index_corpus(Elasticsearch(es_url), INDEX, DOCS)
+        mix = build_mix(Elasticsearch(es_url))
         ours_port, theirs_port = c.free_port(), c.free_port()
         ours_argv = [c.PYTHON, "-m", "slakit.exporters.elasticsearch"]
         ours_argv += ["--host", c.HOST, "--port", str(ours_port)]
@@ -120,10 +127,12 @@ def main() -> None:
             f"--web.listen-address={c.HOST}:{theirs_port}",
             "--es.all",
             "--es.indices",
+            "--es.shards",
+            "--es.aliases",
         ]
         env = {
             "SLAKIT_ES_EXPORTER_URL": es_url,
-            "SLAKIT_ES_EXPORTER_FRESHNESS_INDEX": INDEX,
+            "SLAKIT_ES_EXPORTER_FRESHNESS_INDEX": CORPUS,
         }
         ours_url, theirs_url = (f"http://{c.HOST}:{p}" for p in (ours_port, theirs_port))
         with (
@@ -141,10 +150,16 @@ def main() -> None:
                 exporter.latencies.clear()
                 exporter.cpu_s = exporter.es_cpu_s = exporter.scrapes = 0
             load = c.wait_quiet("the scrape rounds")
+            me = psutil.Process()
+            busy0, mine0, started = busy_s(), cpu_s(me.pid), time.monotonic()
             for round_no in range(args.rounds):
                 order = (ours, theirs) if round_no % 2 == 0 else (theirs, ours)
                 for exporter in order:
                     scrape_round(client, exporter, es, args.scrapes)
+            # Cores other sessions kept busy meanwhile: the machine's CPU time less the
+            # exporters', Elasticsearch's and this client's.
+            measured = sum(e.cpu_s + e.es_cpu_s for e in (ours, theirs)) + cpu_s(me.pid) - mine0
+            others = (busy_s() - busy0 - measured) / (time.monotonic() - started)
     finally:
         process.stop(es_pid)
         purge(cfg)
@@ -182,7 +197,8 @@ def main() -> None:
     )
     c.print_table(
         f"Elasticsearch exporter scrape cost: {args.rounds} x {args.scrapes} scrapes each, "
-        f"interleaved, {DOCS}-document index (load avg {load:.2f})",
+        f"interleaved, {len(mix.docs) + 1} indices, {sum(mix.docs.values())} documents "
+        f"(load avg {load:.2f} before; other processes kept {others:.2f} cores busy)",
         [
             "exporter",
             "scrapes",
@@ -197,13 +213,14 @@ def main() -> None:
         rows,
     )
     print(f"work dir: {work}")
-    worst = max(p50 or 0, cpu or 0)
-    verdict = "meets" if worst <= TARGET else "misses"
+    verdict = "meets" if cpu is not None and cpu <= TARGET else "misses"
     c.readme_line(
-        f"Elasticsearch exporter scrape ({DOCS}-doc single-node ES 8.19.7, 2 cores): slakit "
-        f"p50 {ours.latency_ms(50):.1f} ms and {ours.cpu_ms():.1f} ms CPU per scrape vs the "
-        f"community exporter's {theirs.latency_ms(50):.1f} ms and {theirs.cpu_ms():.1f} ms "
-        f"(latency {p50:.2f}x, CPU {cpu:.2f}x; {verdict} the {TARGET:.0f}x target)."
+        f"Elasticsearch exporter scrape ({len(mix.docs) + 1}-index mix, single-node ES "
+        f"8.19.7, 2 cores, others using {others:.2f} of them): slakit p50 "
+        f"{ours.latency_ms(50):.1f} ms and {ours.cpu_ms():.1f} ms CPU per scrape vs the "
+        f"community exporter's "
+        f"{theirs.latency_ms(50):.1f} ms and {theirs.cpu_ms():.1f} ms (latency {p50:.2f}x, "
+        f"CPU {cpu:.2f}x; {verdict} the {TARGET}x CPU target)."
     )
 
 

@@ -21,7 +21,6 @@ from socketserver import ThreadingMixIn
 from typing import Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -32,14 +31,16 @@ class SourceError(Exception):
     """A collection failure with a short, label-safe reason (e.g. `connection`, `http_500`,
     `bad_json`, `nvml_missing`). Never carries credentials."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", partial: Iterable[Metric] = ()) -> None:
         super().__init__(detail or reason)
         self.reason = reason
+        self.partial = list(partial)  # what the parts that did answer gave, still served
 
 
 class Source(Protocol):
-    """One target's metrics. `collect` may raise SourceError; anything else is a bug that
-    is counted as reason `unexpected` and logged, never raised into the scrape."""
+    """One target's metrics. `collect` may raise SourceError (whose `partial` families are
+    still served); anything else is a bug that is counted as reason `unexpected` and
+    logged, never raised into the scrape."""
 
     target: str
 
@@ -82,8 +83,8 @@ class BoundedCollector(Collector):
         except FutureTimeout:
             reason = "timeout"
         except SourceError as exc:
-            reason = exc.reason
             log.warning("%s: %s: %s", self.source.target, exc.reason, exc)
+            return exc.partial, exc.reason, time.perf_counter() - start
         except Exception:  # noqa: BLE001 (a scrape must never crash the exporter)
             reason = "unexpected"
             log.exception("%s: unexpected error while collecting", self.source.target)
@@ -128,9 +129,9 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("http: " + fmt, *args)
 
 
-def serve(registry: CollectorRegistry, host: str, port: int) -> None:
-    """Serve `/metrics` and `/health` (liveness, for readiness probes) until stopped."""
-    metrics = make_wsgi_app(registry)
+def serve(metrics: Callable, host: str, port: int) -> None:
+    """Serve `/metrics` (the WSGI app `metrics`) and `/health` (liveness, for readiness
+    probes) until stopped."""
 
     def app(environ, start_response):
         if environ.get("PATH_INFO") == "/health":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from slakit.errors import InputError
 from slakit.exporters.common import Background, serve
@@ -40,6 +40,8 @@ class Exporter:
     started: Callable[[Any], str]  # the line logged once the settings are read
     # process-wide settings, once logging is set up (third-party loggers, metric options)
     setup: Callable[[], None] = lambda: None
+    # registry -> the WSGI app serving /metrics
+    metrics_app: Callable[[CollectorRegistry], Callable] = make_wsgi_app
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +79,7 @@ def main(exporter: Exporter, argv: list[str] | None = None) -> int:
         thread = threading.Thread(target=prober.run, args=(stop,), name="prober", daemon=True)
         thread.start()
     try:
-        serve(registry, cfg.host, cfg.port)
+        serve(exporter.metrics_app(registry), cfg.host, cfg.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", cfg.host, cfg.port, exc.strerror or exc)
         return 1

@@ -2,14 +2,18 @@
 prometheus-elasticsearch-exporter 1.5 (the community exporter whose names it keeps).
 
 The module starts its own Elasticsearch on 27200/27300 (away from the test stack and a demo
-stack) and indexes the corpus. slakit's exporter is started *before* Elasticsearch, so the
-first scrape sees it down. Compatibility is checked twice: live (the exporters scraped in
-turn, each reading between the other's readings around it, so equal where nothing moved)
-and on a frozen snapshot (both read Elasticsearch through a proxy that answers every
-stats request with the same recorded response, so every value must be identical).
+stack) and builds the index mix of `tests/es_mix.py` on it: 17 indices, yellow (replicas a
+single node cannot place), deleted documents, aliases and a closed index. slakit's exporter
+is started *before* Elasticsearch, so the first scrape sees it down. Compatibility is checked
+twice: live (the exporters scraped in turn, each reading between the other's readings around
+it, so equal where nothing moved) and on a frozen snapshot (both read Elasticsearch through a
+proxy that answers every stats request with the same recorded response, so every value must
+be identical). The community exporter runs with `--es.all --es.indices --es.shards
+--es.aliases`: every family it has for a cluster like this one.
 
 Failures come from real local servers: a TCP server that accepts and never answers, and an
-HTTP server that answers garbage JSON or 500.
+HTTP server that answers garbage JSON or 500 (to both exporters, whose own health of each
+collector must then agree).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from elasticsearch import Elasticsearch
 
 from slakit.stack import elasticsearch, process
 from slakit.stack.config import StackConfig
-from slakit.stack.corpus import index_corpus
+from tests.es_mix import ALIASES as MIX_ALIASES
+from tests.es_mix import CLOSED, CORPUS, CORPUS_DOCS, Mix, build_mix
 from tests.servers import HOST, REPO, answers, free_port, serve_module, stop
 
 pytestmark = pytest.mark.integration
@@ -43,32 +48,19 @@ pytestmark = pytest.mark.integration
 MODULE = "slakit.exporters.elasticsearch"
 DEBIAN_EXPORTER = "/usr/bin/prometheus-elasticsearch-exporter"
 ES_PORTS = {"port": 27200, "transport_port": 27300}
-INDEX = "slakit-corpus"
-DOCS = 3000
 ENV = "SLAKIT_ES_EXPORTER_"
 
 # Families the community exporter serves that slakit's does not, and why.
 NOT_EXPORTED = {
-    # The community exporter's own health and build info (slakit_es_up and friends instead).
-    "elasticsearch_cluster_health_up",
-    "elasticsearch_cluster_health_total_scrapes",
-    "elasticsearch_cluster_health_json_parse_failures",
-    "elasticsearch_node_stats_up",
-    "elasticsearch_node_stats_total_scrapes",
-    "elasticsearch_node_stats_json_parse_failures",
-    "elasticsearch_index_stats_up",
-    "elasticsearch_index_stats_total_scrapes",
-    "elasticsearch_index_stats_json_parse_failures",
-    "elasticsearch_node_shards_json_parse_failures",
-    "elasticsearch_clusterinfo_up",
-    "elasticsearch_clusterinfo_last_retrieval_failure_ts",
+    # The community exporter's build and its cluster-info collector's own duration and
+    # success (slakit_es_scrape_duration_seconds and slakit_es_up instead).
     "elasticsearch_exporter_build_info",
     "elasticsearch_scrape_duration_seconds",
     "elasticsearch_scrape_success",
-    # From `GET /`, which this Elasticsearch build refuses (405): all zeros there.
+    # From `GET /`, which this Elasticsearch build refuses (405): the community exporter
+    # reports version "0.0.0" with empty labels then; slakit reports no version it has not
+    # read (its `GET /` failure is in elasticsearch_clusterinfo_up, as the community's).
     "elasticsearch_version",
-    # From `_cat/shards`, outside the three endpoints slakit reads.
-    "elasticsearch_node_shards_total",
     # Fields Elasticsearch 8 no longer reports: the community exporter sends constant zeros.
     "elasticsearch_indices_filter_cache_evictions",
     "elasticsearch_indices_filter_cache_memory_size_bytes",
@@ -78,6 +70,25 @@ NOT_EXPORTED = {
     "elasticsearch_process_mem_resident_size_bytes",
     "elasticsearch_process_mem_share_size_bytes",
 }
+# Each collector's own health, as the community exporter reports it.
+COLLECTORS = ("cluster_health", "node_stats", "index_stats")
+SCRAPES = {f"elasticsearch_{c}_total_scrapes" for c in COLLECTORS}
+PARSE_FAILURES = {f"elasticsearch_{c}_json_parse_failures" for c in (*COLLECTORS, "node_shards")}
+COLLECTOR_UP = {f"elasticsearch_{c}_up" for c in COLLECTORS}
+CLUSTERINFO_UP = "elasticsearch_clusterinfo_up"
+CLUSTERINFO_FAILED_AT = "elasticsearch_clusterinfo_last_retrieval_failure_ts"
+COLLECTOR_HEALTH = SCRAPES | PARSE_FAILURES | COLLECTOR_UP | {CLUSTERINFO_UP, CLUSTERINFO_FAILED_AT}
+# Values that are each exporter's own (its scrapes, when it last tried `GET /`): compared
+# by what they count, not with each other.
+OWN = SCRAPES | {CLUSTERINFO_FAILED_AT}
+SHARD_FAMILIES = {
+    "elasticsearch_indices_shards_docs",
+    "elasticsearch_indices_shards_docs_deleted",
+    "elasticsearch_indices_shards_store_size_in_bytes",
+}
+NODE_SHARDS = "elasticsearch_node_shards_total"
+ALIASES = "elasticsearch_indices_aliases"
+INDEX_STATE = "slakit_es_index_state"
 # Elasticsearch refreshes its process, OS, JVM and filesystem stats at most once per
 # `monitor.*.refresh_interval` (1 s by default) and serves them from a cache in between;
 # and its parent breaker's estimate is by default the live heap, which moves with every
@@ -122,6 +133,10 @@ REQUIRED = {
     "elasticsearch_indices_store_size_bytes_primary",
     "elasticsearch_index_stats_search_query_total",
     "elasticsearch_index_stats_indexing_index_total",
+    *SHARD_FAMILIES,
+    NODE_SHARDS,
+    ALIASES,
+    *COLLECTOR_HEALTH,
 }
 
 # --- reading the exposition text -------------------------------------------------------
@@ -198,19 +213,17 @@ def _community_labels(name: str, labels: Labels) -> Labels:
 
 
 def compare_families(ours: Exposition, theirs: Exposition) -> set[str]:
-    """Check the families both serve: same TYPE (counters without `_total` are untyped in
-    slakit's, see the exporter's `_Families`) and the same label sets; return their names."""
+    """Check the families both serve: the same TYPE (counters are counters under the same
+    names, with or without `_total`) and the same label sets; return their names."""
     community = {n for n in theirs.names() if n not in NOT_EXPORTED}
     both = ours.names() & community
     assert community - both == set(), "community families slakit does not serve"
     assert REQUIRED <= both
     for name in sorted(both):
-        expected = theirs.types[name]
-        if expected == "counter" and not name.endswith("_total"):
-            expected = "untyped"
-        assert ours.types[name] == expected, name
+        assert ours.types[name] == theirs.types[name], name
         mine = {_community_labels(name, labels) for labels in ours.by_name(name)}
         assert mine == set(theirs.by_name(name)), name
+    assert "untyped" not in {ours.types[name] for name in ours.names()}
     return both
 
 
@@ -234,7 +247,7 @@ def outside(names: set[str], turns: list[Exposition]) -> list[str]:
     its `slack`). Counters and pool sizes only grow, and the rest is still (`STILL_NODE`) or
     in flight, so a reading between two equal ones must equal them."""
     found = []
-    for name in sorted(names):
+    for name in sorted(names - OWN):
         for labels in turns[1].by_name(name):
             keys = [(name, _community_labels(name, labels)), (name, labels)] * 2
             values = [turn.samples[key] for turn, key in zip(turns, keys, strict=True)]
@@ -250,8 +263,8 @@ def outside(names: set[str], turns: list[Exposition]) -> list[str]:
 
 
 def pairs(ours: Exposition, theirs: Exposition, names: set[str]) -> Iterator[tuple]:
-    """(name, labels, our value, their value) of every sample of `names`."""
-    for name in sorted(names):
+    """(name, labels, our value, their value) of every sample of `names` (but OWN)."""
+    for name in sorted(names - OWN):
         their_values = theirs.by_name(name)
         for labels, mine in ours.by_name(name).items():
             yield name, dict(labels), mine, their_values[_community_labels(name, labels)]
@@ -272,6 +285,8 @@ def debian_exporter(es_url: str) -> Iterator[str]:
         f"--web.listen-address={HOST}:{port}",
         "--es.all",
         "--es.indices",
+        "--es.shards",
+        "--es.aliases",
     ]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -351,7 +366,12 @@ class FreezingProxy(_Quiet):
     upstream = ""
     frozen: dict[str, tuple[int, bytes, dict[str, str]]] = {}
     lock = threading.Lock()
-    CANONICAL = {"health": "/_cluster/health", "nodes": "/_nodes/stats", "indices": "/_stats"}
+    CANONICAL = {
+        "health": "/_cluster/health",
+        "nodes": "/_nodes/stats",
+        "indices": "/_stats?level=shards",
+        "shards": "/_cat/shards?format=json",
+    }
 
     @staticmethod
     def kind(path: str) -> str | None:
@@ -362,6 +382,8 @@ class FreezingProxy(_Quiet):
             return "nodes"
         if route in ("/_stats", "/_all/_stats"):
             return "indices"
+        if route == "/_cat/shards":
+            return "shards"
         return None
 
     def forward(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, dict]:
@@ -426,6 +448,8 @@ class Live:
     exporter: str  # slakit's, straight to Elasticsearch, started while it was down
     debian: str  # the community exporter, straight to Elasticsearch
     while_down: Exposition  # slakit's first scrape, before Elasticsearch started
+    mix: Mix
+    started: float  # epoch seconds, before either exporter started
 
 
 def _purge(cfg: StackConfig) -> None:
@@ -446,6 +470,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     # No canary search during the comparison: the canary test runs its own exporter.
     env = {f"{ENV}URL": es_url, f"{ENV}CANARY_INTERVAL_S": "3600", f"{ENV}TIMEOUT_S": "3"}
     pid = None
+    started = time.time()
     try:
         with serve_module(MODULE, env=env) as exporter:
             while_down = scrape(exporter)
@@ -458,9 +483,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 "elasticsearch healthy",
             )
             assert process.is_running(pid), "\n".join(process.tail(spec.log))
-            assert index_corpus(Elasticsearch(es_url), INDEX, DOCS) == DOCS
+            mix = build_mix(Elasticsearch(es_url))
             with debian_exporter(es_url) as debian:
-                yield Live(es_url, exporter, debian, while_down)
+                yield Live(es_url, exporter, debian, while_down, mix, started)
     finally:
         if pid is not None:
             process.stop(pid)
@@ -471,13 +496,17 @@ def test_down_at_start_counts_connection_errors_and_recovers_alone(live: Live) -
     down = live.while_down
     assert down.value("slakit_es_up", target=live.es_url) == 0
     assert down.value("slakit_es_scrape_errors_total", reason="connection") >= 1
-    assert down.names() == set()  # no stale or half-made Elasticsearch families
+    # No stale or half-made Elasticsearch families: only each collector's own health.
+    assert COLLECTOR_UP | SCRAPES | PARSE_FAILURES <= down.names() <= COLLECTOR_HEALTH
+    assert {name: down.value(name) for name in COLLECTOR_UP} == dict.fromkeys(COLLECTOR_UP, 0)
+    assert {name: down.value(name) for name in SCRAPES} == dict.fromkeys(SCRAPES, 1)
     # Same process, never restarted: it picked Elasticsearch up by itself.
     eventually(lambda: scrape(live.exporter).value("slakit_es_up") == 1, 30, "exporter up")
     now = scrape(live.exporter)
     assert now.value("slakit_es_scrape_errors_total", reason="connection") >= 1  # cumulative
     assert now.value("elasticsearch_cluster_health_number_of_nodes") == 1
-    assert now.value("elasticsearch_indices_docs_primary", index=INDEX) == DOCS
+    assert now.value("elasticsearch_indices_docs_primary", index=CORPUS) == CORPUS_DOCS
+    assert {name: now.value(name) for name in COLLECTOR_UP} == dict.fromkeys(COLLECTOR_UP, 1)
 
 
 def test_same_families_labels_and_values_as_the_community_exporter_live(live: Live) -> None:
@@ -486,6 +515,55 @@ def test_same_families_labels_and_values_as_the_community_exporter_live(live: Li
     assert compare_families(turns[3], turns[2]) == both
     assert [n for n, _, mine, _ in pairs(turns[1], turns[0], both) if not math.isfinite(mine)] == []
     assert outside(both, turns) == []
+
+
+def test_the_mix_as_both_exporters_see_it(live: Live) -> None:
+    """Yellow, shard by shard, aliases; the closed index in slakit's index state only."""
+    theirs, ours = scrape(live.debian), scrape(live.exporter)
+    mix = live.mix
+    for got in (theirs, ours):
+        assert got.value("elasticsearch_cluster_health_status", color="yellow") == 1
+        assert got.value("elasticsearch_cluster_health_unassigned_shards") == mix.unassigned
+        assert got.by_name(NODE_SHARDS)[frozenset({("node", "")})] == mix.unassigned
+        for index, docs in mix.docs.items():
+            assert got.value("elasticsearch_indices_docs_primary", index=index) == docs
+            shards = got.value("elasticsearch_indices_shards_docs", index=index, primary="true")
+            assert shards == docs, index
+        for index in mix.docs:
+            # A deleted document is counted with its tombstone (soft deletes): at least once.
+            deleted = got.value("elasticsearch_indices_shards_docs_deleted", index=index)
+            assert deleted >= mix.deleted.get(index, 0), index
+            assert (deleted > 0) == (index in mix.deleted), index
+        indices = {
+            dict(labels)["index"] for labels in got.by_name("elasticsearch_indices_docs_primary")
+        }
+        assert indices == set(mix.docs)  # the closed index has no stats in either
+        aliases = {
+            (dict(labels)["alias"], dict(labels)["index"]) for labels in got.by_name(ALIASES)
+        }
+        assert aliases == {(alias, index) for alias, of in MIX_ALIASES.items() for index in of}
+    state = {
+        (dict(labels)["index"], dict(labels)["state"]): v
+        for labels, v in ours.by_name(INDEX_STATE).items()
+    }
+    assert {key for key, v in state.items() if v == 1} == {
+        *((index, "open") for index in mix.docs),
+        (CLOSED, "closed"),
+    }
+    assert len(state) == 2 * (len(mix.docs) + 1)
+
+
+def test_each_exporter_counts_its_own_scrapes_and_cluster_info_failures(live: Live) -> None:
+    for url in (live.debian, live.exporter):
+        before, after = scrape(url), scrape(url)
+        for name in SCRAPES:
+            assert after.value(name) - before.value(name) == 1, (url, name)
+        for name in PARSE_FAILURES:
+            assert after.value(name) == 0, (url, name)
+        # This build refuses `GET /`: both say so, with when they last tried.
+        assert after.by_name(CLUSTERINFO_UP) == {frozenset({("url", live.es_url)}): 0}, url
+        (failed_at,) = after.by_name(CLUSTERINFO_FAILED_AT).values()
+        assert live.started - 1 <= failed_at <= time.time(), url
 
 
 @pytest.fixture(scope="module")
@@ -509,26 +587,30 @@ def test_identical_values_on_a_frozen_snapshot(frozen: tuple[str, str]) -> None:
         if mine != community
     ]
     assert mismatches == []
-    assert len(list(pairs(ours, theirs, both))) > 300
+    assert len(list(pairs(ours, theirs, both))) > 1500
 
 
 def test_canary_search_and_index_freshness(live: Live) -> None:
     # An exporter of its own, started on the full index, so every canary search hits.
-    env = {f"{ENV}URL": live.es_url, f"{ENV}FRESHNESS_INDEX": INDEX, f"{ENV}CANARY_INTERVAL_S": "1"}
+    env = {
+        f"{ENV}URL": live.es_url,
+        f"{ENV}FRESHNESS_INDEX": CORPUS,
+        f"{ENV}CANARY_INTERVAL_S": "1",
+    }
     count = "slakit_es_canary_search_seconds_count"
     with serve_module(MODULE, env=env) as exporter:
-        eventually(lambda: scrape(exporter).value(count, index=INDEX) >= 3, 30, "three searches")
+        eventually(lambda: scrape(exporter).value(count, index=CORPUS) >= 3, 30, "three searches")
         got = scrape(exporter)
         scraped_at = time.time()
-    assert got.value("slakit_es_canary_search_seconds_sum", index=INDEX) > 0
-    assert got.value("slakit_es_canary_search_seconds_bucket", index=INDEX, le="+Inf") == (
-        got.value(count, index=INDEX)
+    assert got.value("slakit_es_canary_search_seconds_sum", index=CORPUS) > 0
+    assert got.value("slakit_es_canary_search_seconds_bucket", index=CORPUS, le="+Inf") == (
+        got.value(count, index=CORPUS)
     )
     assert got.by_name("slakit_es_canary_failures_total") == {}
     newest = Elasticsearch(live.es_url).search(
-        index=INDEX, size=0, aggs={"newest": {"max": {"field": "indexed_at"}}}
+        index=CORPUS, size=0, aggs={"newest": {"max": {"field": "indexed_at"}}}
     )["aggregations"]["newest"]["value"]
-    freshness = got.value("slakit_es_index_freshness_seconds", index=INDEX)
+    freshness = got.value("slakit_es_index_freshness_seconds", index=CORPUS)
     assert freshness > 0
     assert abs(freshness - (scraped_at - newest / 1000)) < 2
 
@@ -551,6 +633,17 @@ def test_missing_canary_and_freshness_index_count_by_reason(live: Live) -> None:
     assert got.value("slakit_es_canary_failures_total", index="no-such-index", reason="http_404")
     assert got.value("slakit_es_canary_search_seconds_count") == 0
     assert not got.by_name("slakit_es_index_freshness_seconds")
+
+
+def test_canary_on_a_closed_index_says_so(live: Live) -> None:
+    env = {f"{ENV}URL": live.es_url, f"{ENV}CANARY_INDEX": CLOSED, f"{ENV}CANARY_INTERVAL_S": "0.5"}
+    failures = "slakit_es_canary_failures_total"
+    with serve_module(MODULE, env=env) as exporter:
+        eventually(lambda: scrape(exporter).value(failures) >= 2, 15, "two canary failures")
+        got = scrape(exporter)
+    assert {dict(labels)["reason"] for labels in got.by_name(failures)} == {"index_closed"}
+    assert got.value(INDEX_STATE, index=CLOSED, state="closed") == 1
+    assert got.value("slakit_es_up") == 1
 
 
 # --- failing Elasticsearch ----------------------------------------------------------------
@@ -593,6 +686,29 @@ def test_garbage_json_and_http_500_are_counted_and_survived() -> None:
             )
             assert scrape(exporter).value("slakit_es_canary_failures_total", reason="bad_json")
             assert httpx.get(f"{exporter}/health", timeout=5).status_code == 200
+
+
+def test_garbage_json_and_http_500_as_the_community_exporter_counts_them() -> None:
+    """Each collector down, a JSON parse failure counted per scrape for garbage and none
+    for a 500, in both exporters alike, and no Elasticsearch family beside that health."""
+    with http_server(BrokenElasticsearch) as server:
+        env = {f"{ENV}URL": url_of(server), f"{ENV}CANARY_INTERVAL_S": "3600"}
+        with serve_module(MODULE, env=env) as ours, debian_exporter(url_of(server)) as theirs:
+            for mode, parse_failures in (("garbage", 1), ("500", 0)):
+                BrokenElasticsearch.mode = mode
+                turns = {url: (scrape(url), scrape(url)) for url in (ours, theirs)}
+                for url, (before, after) in turns.items():
+                    assert after.names() - NOT_EXPORTED <= COLLECTOR_HEALTH, url
+                    for name in COLLECTOR_UP | {CLUSTERINFO_UP}:
+                        assert after.value(name) == 0, (mode, url, name)
+                    for name in SCRAPES:
+                        assert after.value(name) - before.value(name) == 1, (mode, url, name)
+                    for name in PARSE_FAILURES:
+                        counted = after.value(name) - before.value(name)
+                        assert counted == parse_failures, (mode, url, name)
+                (_, mine), (_, community) = turns.values()
+                assert mine.names() == community.names() - NOT_EXPORTED, mode
+                assert all(mine.types[n] == community.types[n] for n in mine.names()), mode
 
 
 def test_module_entry_point_reports_config_problems() -> None:

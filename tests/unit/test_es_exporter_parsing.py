@@ -1,7 +1,8 @@
 """The Elasticsearch exporter's parsers, config and secret handling, without Elasticsearch.
 
 The fixtures are trimmed by hand from what the embedded Elasticsearch 8.19.7 answers
-(`_cluster/health`, `_nodes/stats`, `_stats`). The property-based tests feed the parsers
+(`_cluster/health`, `_nodes/stats`, `_stats?level=shards`, `_cat/shards`, `_resolve/index`;
+`GET /` as documented, since this build refuses it). The property-based tests feed the parsers
 arbitrary JSON, and the fixtures with arbitrary JSON grafted in anywhere: no exception may
 escape, and whatever comes out must render. The secret tests run the exporter's collection
 and probes against a real local HTTP server that answers 401 and echoes the Authorization
@@ -32,6 +33,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from slakit.errors import InputError
 from slakit.exporters import elasticsearch as es
+from slakit.exporters.elasticsearch.exposition import generate
 from tests.servers import REPO
 
 HEALTH = {
@@ -190,6 +192,12 @@ INDEX_PART = {
     "segments": {"count": 1, "stored_fields_memory_in_bytes": 0},
     "merges": {"total_auto_throttle_in_bytes": 20971520},
 }
+NODE_ID = "3Zt9JP6MQHKEOZFmiFs8IQ"
+SHARD_COPY = {
+    "routing": {"state": "STARTED", "primary": True, "node": NODE_ID, "relocating_node": None},
+    "docs": {"count": 1545, "deleted": 12, "total_size_in_bytes": 72057},
+    "store": {"size_in_bytes": 72396, "total_data_set_size_in_bytes": 72396},
+}
 STATS = {
     "_shards": {"total": 1, "successful": 1, "failed": 0},
     "indices": {
@@ -197,8 +205,40 @@ STATS = {
             "uuid": "3mQ1rI2nQ5uJ1m7e2V0f9A",
             "primaries": INDEX_PART,
             "total": {**INDEX_PART, "docs": {"count": 6000, "deleted": 0}},
+            "shards": {
+                "0": [SHARD_COPY],
+                "1": [{**SHARD_COPY, "routing": {**SHARD_COPY["routing"], "primary": False}}],
+            },
         }
     },
+}
+# `_cat/shards?format=json&h=node`: a replica the single node cannot place has no node.
+CAT_SHARDS = [{"node": "slakit-node-1"}, {"node": None}, {"node": "slakit-node-1"}]
+RESOLVED = {
+    "indices": [
+        {"name": "mix-00", "aliases": ["mix-all", "mix-write"], "attributes": ["open"]},
+        {"name": "mix-closed", "aliases": ["mix-archive"], "attributes": ["closed"]},
+        {"name": "no-alias", "attributes": ["hidden", "open"]},
+    ],
+    "aliases": [{"name": "mix-all", "indices": ["mix-00"]}],
+    "data_streams": [],
+}
+# `GET /` as Elasticsearch documents it: the embedded build has no `rest-root` module and
+# answers 405, so this one is not recorded.
+INFO = {
+    "name": "slakit-node-1",
+    "cluster_name": "slakit",
+    "cluster_uuid": "pV2Yw5VBQSKkQ1n7SVxpAw",
+    "version": {
+        "number": "8.19.7",
+        "build_flavor": "default",
+        "build_type": "tar",
+        "build_hash": "198d86868932741b4e0d184425510217febc27d1",
+        "build_date": "2025-11-04T12:21:01.936386922Z",
+        "build_snapshot": False,
+        "lucene_version": "9.12.2",
+    },
+    "tagline": "You Know, for Search",
 }
 
 NODE_LABELS = {
@@ -303,19 +343,22 @@ def test_node_stats_names_labels_and_units() -> None:
     } == {"client", "master", "data", "ingest"}
 
 
-def test_counters_keep_their_names_as_the_community_exporter_renders_them() -> None:
-    """`_total` counters stay counters; counters without the suffix are untyped, because the
-    Python client would render a counter as `<name>_total`."""
+def test_counters_are_counters_under_the_community_exporters_names() -> None:
+    """As client_golang writes them: `# TYPE <name> counter` and samples called `<name>`,
+    with or without `_total` (prometheus_client's own encoder can only type a counter
+    named `..._total`)."""
     got = types(es.parse_nodes_stats(NODES))
     assert got["elasticsearch_indices_indexing_index"] == "counter"  # ..._index_total
-    assert got["elasticsearch_thread_pool_rejected_count"] == "unknown"
-    assert got["elasticsearch_jvm_gc_collection_seconds_count"] == "unknown"
+    assert got["elasticsearch_thread_pool_rejected_count"] == "counter"
+    assert got["elasticsearch_jvm_gc_collection_seconds_count"] == "counter"
     assert got["elasticsearch_jvm_memory_used_bytes"] == "gauge"
-    text = generate_latest(_registry(es.parse_nodes_stats(NODES))).decode()
+    text = generate(_registry(es.parse_nodes_stats(NODES))).decode()
     assert "\nelasticsearch_indices_indexing_index_total{" in text
-    assert "# TYPE elasticsearch_indices_indexing_index_total counter" in text
-    assert "# TYPE elasticsearch_thread_pool_rejected_count untyped" in text
-    assert "elasticsearch_thread_pool_rejected_count_total" not in text
+    assert "# TYPE elasticsearch_indices_indexing_index_total counter\n" in text
+    assert "# TYPE elasticsearch_thread_pool_rejected_count counter\n" in text
+    assert "\nelasticsearch_thread_pool_rejected_count{" in text
+    assert "_count_total" not in text
+    assert "untyped" not in text
 
 
 def test_roles_from_the_roles_list_attributes_and_http() -> None:
@@ -376,6 +419,69 @@ def test_index_stats_primaries_totals_and_cluster_label() -> None:
     )
 
 
+def test_shard_copies_labelled_by_shard_node_and_primary() -> None:
+    got = es.parse_indices_stats(STATS, cluster="slakit")
+    copy_of = {"cluster": "slakit", "index": "slakit-corpus", "node": NODE_ID}
+    primary = {**copy_of, "shard": "0", "primary": "true"}
+    replica = {**copy_of, "shard": "1", "primary": "false"}
+    for where in (primary, replica):
+        assert value(got, "elasticsearch_indices_shards_docs", **where) == 1545
+        assert value(got, "elasticsearch_indices_shards_docs_deleted", **where) == 12
+        assert value(got, "elasticsearch_indices_shards_store_size_in_bytes", **where) == 72396
+    shard_samples = [k for k in samples(got) if k[0].startswith("elasticsearch_indices_shards_")]
+    assert len(shard_samples) == 6
+
+
+def test_node_shards_count_unassigned_under_no_node() -> None:
+    got = es.parse_cat_shards(CAT_SHARDS)
+    assert samples(got) == {
+        ("elasticsearch_node_shards_total", frozenset({"node": "slakit-node-1"}.items())): 2,
+        ("elasticsearch_node_shards_total", frozenset({"node": ""}.items())): 1,
+    }
+    assert types(got) == {"elasticsearch_node_shards_total": "gauge"}
+
+
+def test_aliases_and_index_state_from_resolved_indices() -> None:
+    got = samples(es.parse_resolved_indices(RESOLVED, "slakit"))
+    aliases = {
+        (labels["index"], labels["alias"])
+        for name, labels in ((n, dict(lab)) for n, lab in got)
+        if name == "elasticsearch_indices_aliases"
+    }
+    assert aliases == {
+        ("mix-00", "mix-all"),
+        ("mix-00", "mix-write"),
+        ("mix-closed", "mix-archive"),
+    }
+    state = {
+        (labels["index"], labels["state"]): v
+        for (name, lab), v in got.items()
+        if name == "slakit_es_index_state" and (labels := dict(lab))["cluster"] == "slakit"
+    }
+    assert state == {
+        ("mix-00", "open"): 1,
+        ("mix-00", "closed"): 0,
+        ("mix-closed", "open"): 0,
+        ("mix-closed", "closed"): 1,
+        ("no-alias", "open"): 1,
+        ("no-alias", "closed"): 0,
+    }
+
+
+def test_version_labels_from_get_root() -> None:
+    assert es.version_labels(INFO) == (
+        "slakit",
+        "pV2Yw5VBQSKkQ1n7SVxpAw",
+        "2025-11-04T12:21:01.936386922Z",
+        "198d86868932741b4e0d184425510217febc27d1",
+        "8.19.7",
+        "9.12.2",
+    )
+    # What the embedded build answers: no version, so none is reported.
+    refused = {"error": "Incorrect HTTP method for uri [/] and method [GET]", "status": 405}
+    assert es.version_labels(refused) is None
+
+
 def test_missing_and_mistyped_values_are_skipped_alone() -> None:
     node = copy.deepcopy(NODE)
     node["jvm"]["mem"]["heap_used_in_bytes"] = "273328080"  # a string: skipped
@@ -416,7 +522,7 @@ def _keys(data: Any) -> set[str]:
 
 
 # Real keys as well as arbitrary text, so generated objects reach the deep code paths.
-KEYS = st.sampled_from(sorted(_keys([HEALTH, NODES, STATS]))) | st.text(max_size=8)
+KEYS = st.sampled_from(sorted(_keys([HEALTH, NODES, STATS, RESOLVED, INFO]))) | st.text(max_size=8)
 LEAVES = (
     st.none()
     | st.booleans()
@@ -453,6 +559,7 @@ def _parses_and_renders(parse, data: Any) -> None:
     registry = _registry(families)
     generate_latest(registry)
     generate_openmetrics(registry)
+    generate(registry)
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -492,6 +599,25 @@ def test_nodes_stats_survives_grafted_json(data: Any) -> None:
 @given(grafted(STATS), st.text(max_size=8))
 def test_indices_stats_survives_grafted_json(data: Any, cluster: str) -> None:
     _parses_and_renders(lambda d: es.parse_indices_stats(d, cluster), data)
+
+
+@FUZZ
+@given(JSON)
+def test_cat_shards_survive_any_json(data: Any) -> None:
+    _parses_and_renders(es.parse_cat_shards, data)
+
+
+@FUZZ
+@given(JSON | grafted(RESOLVED), st.text(max_size=8))
+def test_resolved_indices_survive_any_json(data: Any, cluster: str) -> None:
+    _parses_and_renders(lambda d: es.parse_resolved_indices(d, cluster), data)
+
+
+@FUZZ
+@given(JSON | grafted(INFO))
+def test_version_labels_survive_any_json(data: Any) -> None:
+    got = es.version_labels(data)
+    assert got is None or (len(got) == 6 and all(isinstance(v, str) for v in got))
 
 
 def test_lone_surrogates_from_json_escapes_still_render() -> None:

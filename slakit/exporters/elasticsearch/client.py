@@ -1,4 +1,4 @@
-"""The Elasticsearch exporter's client and source: stats fetched in parallel at scrape time.
+"""The Elasticsearch exporter's client: one call, one answer or one label-safe reason.
 
 The client never retries (the next scrape is the retry), times out at `timeout_s` and never
 dumps what it sends or receives into the logs; every failure becomes a label-safe reason.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from elasticsearch import (
@@ -21,27 +20,12 @@ from elasticsearch import (
     UnsupportedProductError,
 )
 from elasticsearch import ConnectionError as EsConnectionError
-from prometheus_client.core import Metric
 
 from slakit.exporters.common import SourceError
-from slakit.exporters.elasticsearch.families import UNKNOWN_CLUSTER
-from slakit.exporters.elasticsearch.parsers import (
-    label_text,
-    parse_cluster_health,
-    parse_indices_stats,
-    parse_nodes_stats,
-)
 from slakit.exporters.elasticsearch.settings import EsExporterConfig
 
-# Only what the parsers read: `_nodes/stats` with every section is 3x larger (HTTP route
-# stats, client lists), and decoding it is most of a scrape's CPU.
-NODE_METRICS = "jvm,process,os,fs,thread_pool,indices,breaker,transport,http"
-NODE_FILTER = (
-    "cluster_name,nodes.*.name,nodes.*.host,nodes.*.roles,nodes.*.attributes,"
-    "nodes.*.http.current_open,nodes.*.jvm,nodes.*.process,nodes.*.os,nodes.*.fs,"
-    "nodes.*.thread_pool,nodes.*.indices,nodes.*.breakers,nodes.*.transport"
-)
-INDEX_FILTER = "indices.*.primaries,indices.*.total"
+BAD_JSON = "bad_json"  # the answer is not JSON (or not of the expected shape)
+INDEX_CLOSED = "index_closed"
 
 
 def error_reason(exc: Exception) -> str:
@@ -53,24 +37,26 @@ def error_reason(exc: Exception) -> str:
     if isinstance(exc, EsConnectionError):
         return "connection"
     if isinstance(exc, SerializationError):
-        return "bad_json"
+        return BAD_JSON
     if isinstance(exc, UnsupportedProductError):
         return "not_elasticsearch"
     if isinstance(exc, ApiError):
-        return f"http_{exc.meta.status}"
+        # A search on a closed index answers 400 like a malformed query would.
+        return INDEX_CLOSED if exc.error == "index_closed_exception" else f"http_{exc.meta.status}"
     return "transport"
 
 
-def call(what: str, request: Callable[[], Any]) -> dict:
-    """The JSON object an API call answered, or SourceError with a reason. The detail names
-    the request and the reason only: an error body may echo request headers."""
+def call(what: str, request: Callable[[], Any], shape: type = dict) -> Any:
+    """The JSON object (or array: `shape`) an API call answered, or SourceError with a
+    reason. The detail names the request and the reason only: an error body may echo
+    request headers."""
     try:
         body = request().body
     except (TransportError, ApiError) as exc:
         reason = error_reason(exc)
         raise SourceError(reason, f"{what}: {reason}") from None
-    if not isinstance(body, dict):
-        raise SourceError("bad_json", f"{what}: expected a JSON object")
+    if not isinstance(body, shape):
+        raise SourceError(BAD_JSON, f"{what}: expected a JSON {shape.__name__}")
     return body
 
 
@@ -104,31 +90,3 @@ def make_client(cfg: EsExporterConfig) -> Elasticsearch:
         if cfg.ca_file is not None:
             options["ca_certs"] = str(cfg.ca_file)
     return Elasticsearch(cfg.url, **options)
-
-
-class EsSource:
-    """Cluster health, node stats and index stats, fetched in parallel at scrape time."""
-
-    def __init__(self, es: Elasticsearch, target: str) -> None:
-        self.es = es
-        self.target = target
-        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="slakit-es-fetch")
-
-    def collect(self) -> list[Metric]:
-        requests = (
-            ("_cluster/health", self.es.cluster.health),
-            (
-                "_nodes/stats",
-                lambda: self.es.nodes.stats(metric=NODE_METRICS, filter_path=NODE_FILTER),
-            ),
-            ("_stats", lambda: self.es.indices.stats(filter_path=INDEX_FILTER)),
-        )
-        futures = [self._pool.submit(call, what, request) for what, request in requests]
-        health, nodes, indices = (future.result() for future in futures)
-        cluster = health.get("cluster_name")
-        cluster = label_text(cluster) if isinstance(cluster, str) else UNKNOWN_CLUSTER
-        return [
-            *parse_cluster_health(health),
-            *parse_nodes_stats(nodes),
-            *parse_indices_stats(indices, cluster),
-        ]

@@ -281,6 +281,69 @@ CACHE_COUNTS = (
 # `elasticsearch_nodes_roles`; `client` means "serves HTTP".
 ROLES = ("master", "data", "ingest")
 
+# The community exporter's own health of each of its collectors (the Elasticsearch request
+# it makes): (collector, help of `_up`, help of `_total_scrapes`); `node_shards` has only
+# `_json_parse_failures`. Their counters have no `_total` suffix.
+COLLECTOR_HEALTH = (
+    (
+        "cluster_health",
+        "Was the last scrape of the Elasticsearch cluster health endpoint successful.",
+        "Current total Elasticsearch cluster health scrapes.",
+    ),
+    (
+        "node_stats",
+        "Was the last scrape of the Elasticsearch nodes endpoint successful.",
+        "Current total Elasticsearch node scrapes.",
+    ),
+    (
+        "index_stats",
+        "Was the last scrape of the Elasticsearch index endpoint successful.",
+        "Current total Elasticsearch index scrapes.",
+    ),
+)
+JSON_PARSE_FAILURES_HELP = "Number of errors while parsing JSON."
+NODE_SHARDS = "node_shards"
+NODE_SHARDS_TOTAL: Family = (
+    "elasticsearch_node_shards_total",
+    GAUGE,
+    "Total shards per node",
+)
+INDEX_ALIASES: Family = (
+    "elasticsearch_indices_aliases",
+    GAUGE,
+    "Record aliases associated with an index",
+)
+# `GET /`, refreshed every `clusterinfo_interval_s` (the community exporter's retriever)
+CLUSTERINFO_UP: Family = (
+    "elasticsearch_clusterinfo_up",
+    GAUGE,
+    "Up metric for the cluster info collector",
+)
+CLUSTERINFO_SUCCESS_TS: Family = (
+    "elasticsearch_clusterinfo_last_retrieval_success_ts",
+    GAUGE,
+    "Timestamp of the last successful cluster info retrieval",
+)
+CLUSTERINFO_FAILURE_TS: Family = (
+    "elasticsearch_clusterinfo_last_retrieval_failure_ts",
+    GAUGE,
+    "Timestamp of the last failed cluster info retrieval",
+)
+CLUSTERINFO_VERSION: Family = (
+    "elasticsearch_clusterinfo_version_info",
+    GAUGE,
+    "Constant metric with ES version information as labels",
+)
+VERSION: Family = ("elasticsearch_version", GAUGE, "Elasticsearch version information.")
+VERSION_LABELS = (
+    "cluster",
+    "cluster_uuid",
+    "build_date",
+    "build_hash",
+    "version",
+    "lucene_version",
+)
+
 # slakit's own families, fed by the prober: (name, help)
 CANARY_SEARCH_SECONDS = (
     f"{PREFIX}_canary_search_seconds",
@@ -292,3 +355,10 @@ INDEX_FRESHNESS = (
     f"{PREFIX}_index_freshness_seconds",
     "Seconds since the newest document's timestamp field (now minus its maximum)",
 )
+INDEX_STATE: Family = (
+    f"{PREFIX}_index_state",
+    GAUGE,
+    "1 for the index's current state (open or closed), 0 for the other; closed indices have "
+    "no stats",
+)
+INDEX_STATES = ("open", "closed")

@@ -182,3 +182,16 @@ INDEX_VALUES: tuple[tuple[str, str, str, str, KeyPath, float], ...] = tuple(
     )
 )
 # fmt: on
+
+# fmt: off
+# (name, help, path under one shard copy of `_stats?level=shards`): every started copy,
+# labelled {index, shard, node (its id), primary, cluster}
+SHARD_VALUES: tuple[tuple[str, str, KeyPath], ...] = tuple(
+    (f"elasticsearch_indices_{name}", doc, tuple(path.split(".")))
+    for name, doc, path in (
+        ("shards_docs", "Count of documents on this shard", "docs.count"),
+        ("shards_docs_deleted", "Count of deleted documents on this shard", "docs.deleted"),
+        ("shards_store_size_in_bytes", "Store size of this shard", "store.size_in_bytes"),
+    )
+)
+# fmt: on

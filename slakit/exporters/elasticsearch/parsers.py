@@ -26,6 +26,9 @@ from slakit.exporters.elasticsearch.families import (
     HEALTH_GAUGES,
     HEALTH_PREFIX,
     HEALTH_STATUS,
+    INDEX_ALIASES,
+    INDEX_STATE,
+    INDEX_STATES,
     INDEXING_THROTTLED,
     JVM_AREAS,
     JVM_BUFFER_POOL_USED,
@@ -34,13 +37,14 @@ from slakit.exporters.elasticsearch.families import (
     JVM_UPTIME,
     MS,
     NODE_ROLES,
+    NODE_SHARDS_TOTAL,
     NODE_VALUES,
     ROLES,
     THREAD_POOL_VALUES,
     UNKNOWN_CLUSTER,
     KeyPath,
 )
-from slakit.exporters.elasticsearch.index_families import INDEX_VALUES
+from slakit.exporters.elasticsearch.index_families import INDEX_VALUES, SHARD_VALUES
 
 
 def number(obj: Any, path: KeyPath, divisor: float = 1) -> float | None:
@@ -85,13 +89,13 @@ def _objects(value: Any) -> Iterator[dict]:
                 yield item
 
 
-class _Families:
+class Families:
     """Metric families by name, so every node's or index's samples share one family.
 
-    The community exporter declares some counters without the `_total` suffix; the Python
-    client would render a counter as `<name>_total`, which breaks the name, so those are
-    untyped (`rate()` works on them the same). Counters whose name ends in `_total` stay
-    counters."""
+    Counters are counters under the community exporter's names: one named `..._total` is
+    prometheus_client's family `...` with `_total` samples; one without the suffix
+    (`elasticsearch_thread_pool_completed_count`) is a counter family whose samples carry
+    its own name, which `exposition` types as client_golang does."""
 
     def __init__(self) -> None:
         self._by_name: dict[str, Metric] = {}
@@ -103,10 +107,7 @@ class _Families:
             return
         family = self._by_name.get(name)
         if family is None:
-            if kind == COUNTER and name.endswith("_total"):
-                family = Metric(name.removesuffix("_total"), doc, COUNTER)  # renders as `name`
-            else:
-                family = Metric(name, doc, "unknown" if kind == COUNTER else kind)
+            family = Metric(name.removesuffix("_total") if kind == COUNTER else name, doc, kind)
             self._by_name[name] = family
         family.add_sample(name, labels, value)
 
@@ -118,7 +119,7 @@ def parse_cluster_health(data: Any) -> list[Metric]:
     """`GET _cluster/health` -> `elasticsearch_cluster_health_*{cluster}` gauges."""
     if not isinstance(data, dict):
         return []
-    out = _Families()
+    out = Families()
     labels = {"cluster": label_text(data.get("cluster_name"))}
     for key, doc in HEALTH_GAUGES:
         out.add(f"{HEALTH_PREFIX}{key}", GAUGE, doc, labels, number(data, (key,)))
@@ -154,7 +155,7 @@ def parse_nodes_stats(data: Any) -> list[Metric]:
     breakers,filesystem,transport}_*` families labelled like the community exporter's."""
     if not isinstance(data, dict):
         return []
-    out = _Families()
+    out = Families()
     cluster = label_text(data.get("cluster_name"))
     for _node_id, node in _dicts(data.get("nodes")):
         roles = _roles(node)
@@ -181,7 +182,7 @@ def parse_nodes_stats(data: Any) -> list[Metric]:
     return out.families()
 
 
-def _node_values(out: _Families, node: dict, labels: dict[str, str]) -> None:
+def _node_values(out: Families, node: dict, labels: dict[str, str]) -> None:
     for name, kind, doc, path, divisor in NODE_VALUES:
         out.add(name, kind, doc, labels, number(node, path, divisor))
     out.add(*INDEXING_THROTTLED, labels, _flag(node, ("indices", "indexing", "is_throttled")))
@@ -200,7 +201,7 @@ def _flag(obj: Any, path: KeyPath) -> float | None:
     return float(obj) if isinstance(obj, bool) else None
 
 
-def _jvm(out: _Families, jvm: Any, labels: dict[str, str]) -> None:
+def _jvm(out: Families, jvm: Any, labels: dict[str, str]) -> None:
     if not isinstance(jvm, dict):
         return
     # The community exporter labels uptime with type="mapped" (a copy-paste slip it ships
@@ -223,7 +224,7 @@ def _jvm(out: _Families, jvm: Any, labels: dict[str, str]) -> None:
 
 
 def _keyed(
-    out: _Families,
+    out: Families,
     section: Any,
     labels: dict[str, str],
     label: str,
@@ -235,7 +236,7 @@ def _keyed(
             out.add(name, kind, doc, {**labels, label: key}, number(stats, (field,)))
 
 
-def _filesystem(out: _Families, fs: Any, labels: dict[str, str]) -> None:
+def _filesystem(out: Families, fs: Any, labels: dict[str, str]) -> None:
     if not isinstance(fs, dict):
         return
     for data in _objects(fs.get("data")):
@@ -254,14 +255,88 @@ def _filesystem(out: _Families, fs: Any, labels: dict[str, str]) -> None:
 
 
 def parse_indices_stats(data: Any, cluster: str = UNKNOWN_CLUSTER) -> list[Metric]:
-    """`GET _stats` -> per-index `elasticsearch_indices_*` / `elasticsearch_index_stats_*`
-    families labelled {index, cluster}. `_stats` does not name the cluster: the caller
-    passes the name `_cluster/health` reported."""
+    """`GET _stats?level=shards` -> per-index `elasticsearch_indices_*` /
+    `elasticsearch_index_stats_*` families labelled {index, cluster}, and per shard copy
+    `elasticsearch_indices_shards_*` labelled {index, shard, node, primary, cluster}.
+    `_stats` does not name the cluster: the caller passes the name `_cluster/health`
+    reported."""
     if not isinstance(data, dict):
         return []
-    out = _Families()
+    out = Families()
     for index, stats in _dicts(data.get("indices")):
         labels = {"cluster": cluster, "index": index}
         for name, kind, doc, part, path, divisor in INDEX_VALUES:
             out.add(name, kind, doc, labels, number(stats.get(part), path, divisor))
+        _shards(out, stats.get("shards"), labels)
     return out.families()
+
+
+def _shards(out: Families, shards: Any, labels: dict[str, str]) -> None:
+    if not isinstance(shards, dict):
+        return
+    for shard, copies in shards.items():
+        for copy in _objects(copies):
+            routing = copy.get("routing")
+            routing = routing if isinstance(routing, dict) else {}
+            where = {
+                **labels,
+                "shard": label_text(shard),
+                "node": label_text(routing.get("node")),
+                "primary": _bool(routing.get("primary") is True),
+            }
+            for name, doc, path in SHARD_VALUES:
+                out.add(name, GAUGE, doc, where, number(copy, path))
+
+
+def parse_cat_shards(data: Any) -> list[Metric]:
+    """`GET _cat/shards?format=json` -> `elasticsearch_node_shards_total{node}`: shards per
+    node as the community exporter counts them, closed indices' included, and the
+    unassigned ones under `node=""`."""
+    counts: dict[str, int] = {}
+    for shard in _objects(data):
+        node = label_text(shard.get("node"))
+        counts[node] = counts.get(node, 0) + 1
+    out = Families()
+    for node, count in counts.items():
+        out.add(*NODE_SHARDS_TOTAL, {"node": node}, float(count))
+    return out.families()
+
+
+def parse_resolved_indices(data: Any, cluster: str = UNKNOWN_CLUSTER) -> list[Metric]:
+    """`GET _resolve/index/*` -> `elasticsearch_indices_aliases{index, alias, cluster}` (as
+    the community exporter reads `_alias`) and slakit's `index_state{cluster, index, state}`:
+    the one place a closed index shows, since it has no stats."""
+    out = Families()
+    for index in _objects(data.get("indices") if isinstance(data, dict) else None):
+        name = index.get("name")
+        if not isinstance(name, str):
+            continue
+        labels = {"cluster": cluster, "index": label_text(name)}
+        aliases = index.get("aliases")
+        for alias in aliases if isinstance(aliases, list) else ():
+            if isinstance(alias, str):
+                out.add(*INDEX_ALIASES, {**labels, "alias": label_text(alias)}, 1.0)
+        attributes = index.get("attributes")
+        attributes = attributes if isinstance(attributes, list) else []
+        state = next((s for s in INDEX_STATES if s in attributes), None)
+        for each in INDEX_STATES if state else ():
+            out.add(*INDEX_STATE, {**labels, "state": each}, 1.0 if each == state else 0.0)
+    return out.families()
+
+
+def version_labels(data: Any) -> tuple[str, ...] | None:
+    """`GET /` -> the values of VERSION_LABELS, or None unless it names a version."""
+    if not isinstance(data, dict):
+        return None
+    version = data.get("version")
+    version = version if isinstance(version, dict) else {}
+    if not isinstance(version.get("number"), str):
+        return None
+    return (
+        label_text(data.get("cluster_name")),
+        label_text(data.get("cluster_uuid")),
+        label_text(version.get("build_date")),
+        label_text(version.get("build_hash")),
+        label_text(version.get("number")),
+        label_text(version.get("lucene_version")),
+    )

@@ -1,7 +1,7 @@
 """The canary search and the freshness query: a RAG stack's SLA needs on top of the stats.
 
-They run on their own schedule in the prober thread, so a slow search never slows a scrape;
-a scrape reads what they last measured.
+They run on their own schedule in the prober thread (with the cluster info's refresh), so a
+slow search never slows a scrape; a scrape reads what they last measured.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from slakit.exporters.common import SourceError, repeat
 from slakit.exporters.elasticsearch.client import call
+from slakit.exporters.elasticsearch.cluster_info import ClusterInfo
 from slakit.exporters.elasticsearch.families import (
     CANARY_FAILURES,
     CANARY_SEARCH_SECONDS,
@@ -37,14 +38,22 @@ class Prober:
 
     The canary runs `canary_query` on `canary_index` as the RAG retriever would; its
     latency (successes only) goes into a histogram and its failures are counted by
-    reason (`no_hits` when the query matched nothing: an empty or broken index). The
+    reason (`no_hits` when the query matched nothing: an empty or broken index;
+    `index_closed`; `http_404` when it is gone). The
     freshness query reads the newest `freshness_field` of `freshness_index`; the gauge is
     now minus that, computed at scrape time, and absent until a query has succeeded (or
     after one failed, since the newest document is then unknown)."""
 
-    def __init__(self, es: Elasticsearch, cfg: EsExporterConfig, registry: CollectorRegistry):
+    def __init__(
+        self,
+        es: Elasticsearch,
+        cfg: EsExporterConfig,
+        registry: CollectorRegistry,
+        cluster_info: ClusterInfo,
+    ):
         self.es = es
         self.cfg = cfg
+        self.cluster_info = cluster_info
         self.search_seconds = Histogram(
             *CANARY_SEARCH_SECONDS, ["index"], buckets=CANARY_BUCKETS, registry=registry
         )
@@ -112,6 +121,7 @@ class Prober:
             log.info("%s succeeds again", probe)
 
     def run_once(self) -> None:
+        self.cluster_info.refresh_if_due()
         self.canary()
         if self.cfg.freshness_index:
             self.freshness(self.cfg.freshness_index)
@@ -128,5 +138,6 @@ class Prober:
         return []
 
     def run(self, stop: threading.Event) -> None:
-        """The prober thread's body: both probes every `canary_interval_s` until `stop`."""
+        """The prober thread's body: both probes every `canary_interval_s` (and the cluster
+        info when due) until `stop`."""
         repeat(stop, self.cfg.canary_interval_s, self.run_once, "canary/freshness probe")

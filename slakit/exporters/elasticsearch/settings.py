@@ -33,6 +33,7 @@ class EsExporterConfig(ServiceSettings):
     canary_interval_s: float = Field(10, gt=0)
     freshness_index: str | None = None
     freshness_field: str = "indexed_at"
+    clusterinfo_interval_s: float = Field(300, gt=0)  # the community exporter's default
 
     @field_validator("url")
     @classmethod
