@@ -1,8 +1,8 @@
 """Server-side series from Prometheus over exactly a run's window.
 
-Instant queries for histogram quantiles over the window, range queries for gauges and
-for the report's server-side plots (same time axis as the client samples). Every query
-goes through prometheus-api-client; "no data" is a result, not an error.
+Instant queries for histogram quantiles and window ratios over the window, range queries
+for gauges and for the report's server-side plots (same time axis as the client samples).
+Every query goes through prometheus-api-client; "no data" is a result, not an error.
 
 Steps, rate windows and the wait for the last scrape follow the scrape interval read from
 that Prometheus once per run (`read_scrape`): a production Prometheus scraping every 15 or
@@ -233,6 +233,12 @@ class Window:
                 if value is not None:
                     return ServerValue(value, round(count or 0), query)
                 continue
+            if sli.counted:
+                query = render(promql, window=self.span)
+                if (value := self._instant(query)) is not None:
+                    count = self._instant(render(sli.counted, window=self.span))
+                    return ServerValue(value, round(count or 0), query)
+                continue
             points = [v for _, v in self._range(promql)]
             if points:
                 return ServerValue(_aggregate(points, aggregation), len(points), promql)
@@ -244,9 +250,11 @@ class Window:
         )
 
     def series(self, sli: Sli) -> ServerSeries:
-        """The SLI over time for plots: gauges as they are, histograms as rolling p95."""
+        """The SLI over time for plots: gauges as they are, histograms as rolling p95,
+        window SLIs over a rolling window."""
         for promql in (sli.promql, *sli.alternatives):
-            query = render(promql, 0.95, self.rate_window) if sli.histogram else promql
+            rolling = sli.histogram or sli.counted
+            query = render(promql, 0.95, self.rate_window) if rolling else promql
             points = self._range(query)
             if points:
                 return ServerSeries(

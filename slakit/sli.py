@@ -39,6 +39,9 @@ class Sli:
     promql: str = ""
     histogram: str = ""  # histogram SLIs: the `_count` series, to know the samples behind
     alternatives: tuple[str, ...] = field(default_factory=tuple)
+    # Window SLIs: one value over the whole run window (`{window}` its span, no `{q}`),
+    # queried at its end; `counted` (PromQL, `{window}` too) is the samples behind it.
+    counted: str = ""
     # Client-side distributions: one value per request (goodput judges each request by
     # these), or, for inter-token latency, the gaps of every request flattened.
     per_request: PerRequest | None = None
@@ -57,6 +60,10 @@ def _ttft(frame: pd.DataFrame) -> pd.Series:
 def _tpot(frame: pd.DataFrame) -> pd.Series:
     tokens = frame["tokens_out"].astype(float)
     return ((_latency(frame) - _ttft(frame)) / (tokens - 1)).where(tokens > 1)
+
+
+def _prefix_cache_hit_rate(hits: str, queries: str) -> str:
+    return f"sum(increase({hits}[{{window}}])) / sum(increase({queries}[{{window}}]))"
 
 
 def _from_due(measure: PerRequest) -> PerRequest:
@@ -139,6 +146,19 @@ _SERVER = [
         ("max", "mean", *PERCENTILES),
         promql=f"max({m.VLLM_KV_CACHE_USAGE_PERC})",
         alternatives=(f"max({m.VLLM_GPU_CACHE_USAGE_PERC})",),
+    ),
+    Sli(
+        "vllm_prefix_cache_hit_rate",
+        "vLLM prefix-cache hit rate (prompt tokens found cached)",
+        "ratio",
+        "server",
+        ("ratio",),
+        promql=_prefix_cache_hit_rate(*m.VLLM_PREFIX_CACHE_COUNTERS[0]),
+        alternatives=(
+            *(_prefix_cache_hit_rate(*names) for names in m.VLLM_PREFIX_CACHE_COUNTERS[1:]),
+            f"max(avg_over_time({m.VLLM_GPU_PREFIX_CACHE_HIT_RATE}[{{window}}]))",
+        ),
+        counted=f"sum(increase({m.VLLM_REQUEST_SUCCESS_TOTAL}[{{window}}]))",
     ),
     _hist("vllm_ttft", "vLLM time to first token", m.VLLM_TIME_TO_FIRST_TOKEN),
     _hist("vllm_itl", "vLLM inter-token latency", m.VLLM_INTER_TOKEN_LATENCY),

@@ -40,6 +40,18 @@ VLLM_PROMPT_TOKENS_TOTAL = "vllm:prompt_tokens_total"
 VLLM_GENERATION_TOKENS_TOTAL = "vllm:generation_tokens_total"
 VLLM_REQUEST_SUCCESS_TOTAL = "vllm:request_success_total"  # + label finished_reason
 VLLM_NUM_PREEMPTIONS_TOTAL = "vllm:num_preemptions_total"
+# Prefix cache, in prompt tokens: looked up, and found cached (vLLM enables it by default).
+VLLM_PREFIX_CACHE_QUERIES_TOTAL = "vllm:prefix_cache_queries_total"
+VLLM_PREFIX_CACHE_HITS_TOTAL = "vllm:prefix_cache_hits_total"
+# The same counters in V1 before 0.10 (`gpu_` prefixed), and V0's gauge of the hit rate
+# since start; absent from 0.32.0, tried in this order when the current names have no data.
+VLLM_GPU_PREFIX_CACHE_QUERIES_TOTAL = "vllm:gpu_prefix_cache_queries_total"
+VLLM_GPU_PREFIX_CACHE_HITS_TOTAL = "vllm:gpu_prefix_cache_hits_total"
+VLLM_GPU_PREFIX_CACHE_HIT_RATE = "vllm:gpu_prefix_cache_hit_rate"
+VLLM_PREFIX_CACHE_COUNTERS = (
+    (VLLM_PREFIX_CACHE_HITS_TOTAL, VLLM_PREFIX_CACHE_QUERIES_TOTAL),
+    (VLLM_GPU_PREFIX_CACHE_HITS_TOTAL, VLLM_GPU_PREFIX_CACHE_QUERIES_TOTAL),
+)
 
 VLLM_TIME_TO_FIRST_TOKEN_BUCKETS = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,

@@ -95,8 +95,8 @@ VLLM_DASHBOARD = DashboardDef(
     uid="slakit-vllm",
     title="LLM serving (vLLM)",
     instance_query=m.VLLM_NUM_REQUESTS_RUNNING,
-    description="vLLM's own metrics (names as exposed by vLLM 0.32; KV cache also under the "
-    "pre-V1 name).",
+    description="vLLM's own metrics (names as exposed by vLLM 0.32; KV cache and prefix cache "
+    "also under the older names).",
     panels=(
         PanelDef(
             "Finished requests",
@@ -132,6 +132,23 @@ VLLM_DASHBOARD = DashboardDef(
                 ),
             ),
             thresholds=((None, GREEN), (t.KV_CACHE_HIGH, ORANGE), (t.KV_CACHE_FULL, RED)),
+        ),
+        PanelDef(
+            "Prefix-cache hit rate",
+            "percentunit",
+            (
+                (
+                    " or ".join(
+                        f"sum by (instance) ({rate(hits, VLLM)}) / "
+                        f"sum by (instance) ({rate(queries, VLLM)})"
+                        for hits, queries in m.VLLM_PREFIX_CACHE_COUNTERS
+                    )
+                    + f" or max by (instance) ({m.VLLM_GPU_PREFIX_CACHE_HIT_RATE}{VLLM})",
+                    "{{instance}}",
+                ),
+            ),
+            description="Share of prompt tokens found in the prefix cache: repeated system "
+            "prompts and conversation history hit it, unique prompts do not.",
         ),
         PanelDef(
             "Tokens per second",

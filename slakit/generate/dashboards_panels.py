@@ -79,7 +79,10 @@ def sli_promql(slo: Slo, plan: budget.EventSlo | None) -> str | None:
     if sli.side == "server":
         if sli.histogram:
             return render(sli.promql, PERCENTILES[slo.aggregation], "$__rate_interval")
-        return " or ".join((sli.promql, *sli.alternatives))
+        queries = (sli.promql, *sli.alternatives)
+        if sli.counted:
+            queries = tuple(render(q, window="$__rate_interval") for q in queries)
+        return " or ".join(queries)
     if plan is not None:  # error_rate: counted at the gateway, as its alert does
         return bad_share(plan, "$__rate_interval")
     if slo.sli in _CLIENT_HISTOGRAMS:

@@ -73,3 +73,13 @@ def test_define_metrics_exposes_vllms_names():
         assert exposed in samples, exposed
         assert {"model_name": "m", "engine": "0"}.items() <= samples[exposed].items()
     assert f"{catalogue.VLLM_TIME_TO_FIRST_TOKEN}_bucket" in samples
+
+
+def test_prefix_cache_counters_are_the_installed_vllms():
+    """The prefix-cache SLI's current names are 0.32.0's; the fallbacks are not (older)."""
+    source = _vllm_source("v1/metrics/loggers.py")
+    (hits, queries), *older = catalogue.VLLM_PREFIX_CACHE_COUNTERS
+    for name in (hits, queries):
+        assert f'name="{name.removesuffix("_total")}"' in source, name
+    for name in (*(n for pair in older for n in pair), catalogue.VLLM_GPU_PREFIX_CACHE_HIT_RATE):
+        assert f'name="{name.removesuffix("_total")}"' not in source, name
