@@ -22,6 +22,7 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 
 from slakit.exporters.common import SourceError
+from slakit.exporters.elasticsearch.http_node import HttpClientNode
 from slakit.exporters.elasticsearch.settings import EsExporterConfig
 
 BAD_JSON = "bad_json"  # the answer is not JSON (or not of the expected shape)
@@ -78,6 +79,7 @@ def make_client(cfg: EsExporterConfig) -> Elasticsearch:
         "request_timeout": cfg.timeout_s,
         "max_retries": 0,
         "retry_on_timeout": False,
+        "node_class": HttpClientNode,
     }
     if cfg.api_key is not None:
         options["api_key"] = cfg.api_key.get_secret_value()

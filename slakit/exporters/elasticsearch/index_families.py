@@ -183,6 +183,20 @@ INDEX_VALUES: tuple[tuple[str, str, str, str, KeyPath, float], ...] = tuple(
 )
 # fmt: on
 
+
+def _by_section(
+    values: tuple[tuple[str, str, str, str, KeyPath, float], ...],
+) -> tuple[tuple[str, KeyPath, tuple[tuple[str, str, str, str, float], ...]], ...]:
+    groups: dict[tuple[str, KeyPath], list[tuple[str, str, str, str, float]]] = {}
+    for name, kind, doc, part, path, divisor in values:
+        groups.setdefault((part, path[:-1]), []).append((name, kind, doc, path[-1], divisor))
+    return tuple((part, section, tuple(group)) for (part, section), group in groups.items())
+
+
+# INDEX_VALUES by the object they sit in, (part, path to it, (name, kind, help, key,
+# divisor)...): each object is looked up once per index, and `_stats` asked for those only.
+INDEX_SECTIONS = _by_section(INDEX_VALUES)
+
 # fmt: off
 # (name, help, path under one shard copy of `_stats?level=shards`): every started copy,
 # labelled {index, shard, node (its id), primary, cluster}

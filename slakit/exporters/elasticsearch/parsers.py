@@ -44,7 +44,7 @@ from slakit.exporters.elasticsearch.families import (
     UNKNOWN_CLUSTER,
     KeyPath,
 )
-from slakit.exporters.elasticsearch.index_families import INDEX_VALUES, SHARD_VALUES
+from slakit.exporters.elasticsearch.index_families import INDEX_SECTIONS, SHARD_VALUES
 
 
 def number(obj: Any, path: KeyPath, divisor: float = 1) -> float | None:
@@ -54,10 +54,16 @@ def number(obj: Any, path: KeyPath, divisor: float = 1) -> float | None:
         if not isinstance(obj, dict):
             return None
         obj = obj.get(key)
-    if isinstance(obj, bool) or not isinstance(obj, int | float):
+    return _finite(obj, divisor)
+
+
+def _finite(obj: Any, divisor: float) -> float | None:
+    # JSON numbers are exactly int or float (a boolean's type is bool): no isinstance.
+    kind = type(obj)
+    if kind is not int and kind is not float:
         return None
     try:
-        value = float(obj) / divisor
+        value = obj / divisor
     except OverflowError:  # an integer beyond float range
         return None
     return value if math.isfinite(value) else None
@@ -265,10 +271,23 @@ def parse_indices_stats(data: Any, cluster: str = UNKNOWN_CLUSTER) -> list[Metri
     out = Families()
     for index, stats in _dicts(data.get("indices")):
         labels = {"cluster": cluster, "index": index}
-        for name, kind, doc, part, path, divisor in INDEX_VALUES:
-            out.add(name, kind, doc, labels, number(stats.get(part), path, divisor))
+        for part, section, values in INDEX_SECTIONS:
+            found = _section(stats, part, section)
+            if found is None:
+                continue
+            for name, kind, doc, key, divisor in values:
+                out.add(name, kind, doc, labels, _finite(found.get(key), divisor))
         _shards(out, stats.get("shards"), labels)
     return out.families()
+
+
+def _section(stats: dict, part: str, path: KeyPath) -> dict | None:
+    obj: Any = stats.get(part)
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj if isinstance(obj, dict) else None
 
 
 def _shards(out: Families, shards: Any, labels: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from slakit.exporters.elasticsearch.families import (
     NODE_SHARDS,
     UNKNOWN_CLUSTER,
 )
+from slakit.exporters.elasticsearch.index_families import INDEX_SECTIONS, SHARD_VALUES
 from slakit.exporters.elasticsearch.parsers import (
     Families,
     label_text,
@@ -47,10 +48,13 @@ NODE_FILTER = (
     "nodes.*.http.current_open,nodes.*.jvm,nodes.*.process,nodes.*.os,nodes.*.fs,"
     "nodes.*.thread_pool,nodes.*.indices,nodes.*.breakers,nodes.*.transport"
 )
-INDEX_FILTER = (
-    "indices.*.primaries,indices.*.total,indices.*.shards.*.routing.node,"
-    "indices.*.shards.*.routing.primary,indices.*.shards.*.docs,"
-    "indices.*.shards.*.store.size_in_bytes"
+INDEX_FILTER = ",".join(
+    [
+        *(f"indices.*.{part}.{'.'.join(path)}" for part, path, _ in INDEX_SECTIONS),
+        "indices.*.shards.*.routing.node",
+        "indices.*.shards.*.routing.primary",
+        *(f"indices.*.shards.*.{'.'.join(path)}" for _, _, path in SHARD_VALUES),
+    ]
 )
 HEALTH = "cluster_health"
 
