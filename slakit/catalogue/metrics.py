@@ -111,11 +111,12 @@ ES_THREAD_POOL_QUEUE = "elasticsearch_thread_pool_queue_count"  # {type}
 ES_SEARCH_TOTAL = "elasticsearch_indices_search_query_total"
 ES_SEARCH_SECONDS = "elasticsearch_indices_search_query_time_seconds"  # a counter
 ES_CANARY_SECONDS = "slakit_es_canary_search_seconds"  # histogram {index}
-ES_UP = "slakit_es_up"  # {target}: 0 when Elasticsearch did not answer the last scrape
+ES_UP = "slakit_es_up"  # {target}: 0 when a stats request of the last scrape failed
 ES_CANARY_FAILURES = "slakit_es_canary_failures_total"  # {index, reason}
 ES_FRESHNESS_FAILURES = "slakit_es_freshness_failures_total"  # {index, reason}
 # {index}: now minus the newest document's timestamp; absent after a failed query
 ES_INDEX_FRESHNESS = "slakit_es_index_freshness_seconds"
+ES_INDEX_STATE = "slakit_es_index_state"  # {cluster, index, state="open"|"closed"}: 1 if current
 
 # --- the inference exporter (slakit's canary and RAG prober) -----------------------------
 INFERENCE_UP = "slakit_inference_up"  # {target}

@@ -118,7 +118,8 @@ def outage_checks(res: Resources, clock: Clock) -> list[Check]:
         description="Elasticsearch answers but the retriever's search on the index fails "
         "or finds nothing: RAG answers have no context.",
         runbook=f"`{names.ES_CANARY_FAILURES}` carries the reason (no_hits: an empty or "
-        "broken index; http_404: it is gone; search_timed_out); then the index's health.",
+        "broken index; index_closed: open it; http_404: it is gone; search_timed_out); then "
+        f"the index's health and `{names.ES_INDEX_STATE}`.",
         ranged=True,
         fires=[_canary(failing=step, passing=0, up=1)],
         healthy=[_canary(failing=0, passing=step, up=1).series],
