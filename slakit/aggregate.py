@@ -75,6 +75,7 @@ class Measured:
             self.load.kept_up,
             self.load.achieved_rps,
             self.result.partial_reason,
+            self.result.saturated,
         )
 
 
@@ -151,6 +152,8 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         server=panels,
         sweep=[_sweep_step(m) for m in steps] if finding.search else [],
         capacity_rps=finding.capacity_rps,
+        capacity_concurrency=finding.capacity_concurrency,
+        search_note=finding.note,
         limits=explain(head.slos, kinds, load, signals, points),
         alerts=_alerts(run.stack_cfg, started),
         measurement=measurement,
@@ -163,9 +166,23 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
 def _sweep_step(m: Measured) -> SweepStep:
     """A search's step as the report lists it: a step that did not hold is a fail."""
     verdict = m.verdict if m.outcome.held else "fail"
+    rate = m.load.achieved_rps if m.step.rps is None else m.step.rps
     return SweepStep(
-        rate=m.step.rps, achieved_rps=m.load.achieved_rps, verdict=verdict, slos=m.slos
+        rate=rate,
+        achieved_rps=m.load.achieved_rps,
+        verdict=verdict,
+        slos=m.slos,
+        concurrency=m.step.concurrency,
+        note=_step_note(m),
     )
+
+
+def _step_note(m: Measured) -> str:
+    """Why a step says more than its verdict: it ended early, saturated."""
+    if m.result.saturated:
+        lasted = m.result.ended - m.result.started
+        return f"ended after {lasted:.0f} s of {m.step.duration:g} s: {m.result.saturated}"
+    return ""
 
 
 def _load_info(

@@ -15,7 +15,6 @@ stops, and requests still in flight finish.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import deque
 from pathlib import Path
@@ -23,17 +22,15 @@ from pathlib import Path
 import gevent
 from gevent.event import AsyncResult
 
+from slakit.load.schedules import Pace
+
 
 class ArrivalSchedule:
-    """Due times of a Poisson or constant process at `rps`, for at most `duration_s`."""
+    """Due times as `pace` makes them (`slakit.load.schedules`), seeded."""
 
-    def __init__(self, rps: float, arrivals: str, duration_s: float, seed: int = 0) -> None:
-        if rps <= 0:
-            raise ValueError("rps must be positive")
-        self.rps = rps
-        self.poisson = arrivals == "poisson"
-        self.duration_s = duration_s
-        self._rng = random.Random(seed)
+    def __init__(self, pace: Pace, seed: int = 0) -> None:
+        self.pace = pace
+        self.seed = seed
         self._waiting: deque[float] = deque()  # fell due while no user was free
         self._idle: list[AsyncResult] = []  # free users, the most recently free last
         self._dispatcher: gevent.Greenlet | None = None
@@ -64,18 +61,13 @@ class ArrivalSchedule:
         else:
             self._waiting.append(due)
 
-    def _gap(self) -> float:
-        return self._rng.expovariate(self.rps) if self.poisson else 1.0 / self.rps
-
     def _dispatch(self) -> None:
-        start = due = time.monotonic()
-        while due < start + self.duration_s:
+        for due in self.pace.due_times(time.monotonic(), self.seed):
             delay = due - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
             self._hand(due)
             self.offered += 1
-            due += self._gap()
         self._over = True
         while self._idle:  # the schedule is over: the users waiting stop
             self._idle.pop().set(None)
@@ -90,7 +82,9 @@ class ArrivalSchedule:
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
         path.write_text(
-            json.dumps({"rps": self.rps, "offered": self.offered, "backlog": self.backlog})
+            json.dumps(
+                {"rps": self.pace.mean_rps, "offered": self.offered, "backlog": self.backlog}
+            )
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from slakit.load.schedules import Pace
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
 
@@ -28,8 +29,7 @@ class WorkerPlan:
     target: dict  # ResolvedTarget.public()
     api_key: str | None
     samples: str  # the file this worker writes its samples to
-    rps: float | None  # this worker's share of the step's rate
-    arrivals: str
+    pace: dict | None  # this worker's share of the step's due times (`Pace.message`)
     duration: float
     seed_offset: int
 
@@ -42,18 +42,16 @@ class WorkerPlan:
         *,
         index: int,
         workers: int,
-        rps: float | None,
-        arrivals: str,
+        pace: Pace | None,
         duration: float,
     ) -> WorkerPlan:
-        """Worker `index`'s share: rps / workers, and a seed of its own."""
+        """Worker `index`'s share of the due times (`Pace.share`), and a seed of its own."""
         return cls(
             scenario=scenario.model_dump(mode="json"),
             target=target.public(),
             api_key=target.api_key,
             samples=samples,
-            rps=rps / workers if rps else None,
-            arrivals=arrivals,
+            pace=pace.share(index, workers).message() if pace else None,
             duration=duration,
             seed_offset=index + 1,
         )

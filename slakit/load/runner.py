@@ -4,8 +4,10 @@ Watches the run every `WATCH_S`: live progress, Ctrl-C (SIGINT or SIGTERM at any
 of the step), a target that stopped answering (every request failing to connect for
 `DEAD_AFTER_S`), a lost worker and a run far past its schedule all end the run early,
 with the samples so far kept, the requests in flight written as cut and the reason
-recorded. A run that ends on schedule gives requests in flight their own deadline to
-finish, then ends: it never waits for a timeout of Locust's own.
+recorded. An open-loop step that asks to be watched also ends early, on purpose and not
+as a cut run, once its target is saturated (`slakit.load.saturation`). A run that ends
+on schedule gives requests in flight their own deadline to finish, then ends: it never
+waits for a timeout of Locust's own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from slakit.load import handoff
 from slakit.load.profiles import Step
 from slakit.load.progress import LiveProgress
 from slakit.load.samples import SampleWriter
+from slakit.load.saturation import SaturationWatch
 from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_steps
 from slakit.scenario import Scenario
 from slakit.target import ResolvedTarget
@@ -49,6 +52,7 @@ class StepResult:
     started: float
     ended: float
     partial_reason: str | None = None
+    saturated: str | None = None  # the step ended early, on purpose: why the target was saturated
 
 
 class Interrupt:
@@ -88,7 +92,7 @@ def run_step(scenario: Scenario, target: ResolvedTarget, out_dir: Path, step: St
     duration. A signal from the first line to the last gives a partial result, never an
     abort."""
     workers = scenario.load.distributed.workers if scenario.load.distributed else 0
-    shape = shape_steps(scenario, step.duration)
+    shape = shape_steps(scenario, step)
     total = sum(d for d, _, _ in shape)
     with Interrupt() as interrupt:
         if workers:
@@ -97,16 +101,14 @@ def run_step(scenario: Scenario, target: ResolvedTarget, out_dir: Path, step: St
             scenario,
             target,
             SampleWriter(out_dir / "samples-local.jsonl"),
-            rps=step.rps,
-            arrivals=step.arrivals,
-            duration=total,
+            pace=step.pace,
         )
         cut_reason = "the run stopped on an error"
         try:
             env = _environment(plan, shape)
             runner = env.create_local_runner()
-            result = _drive(env, runner, total, step, interrupt, _LocalEnd(runner))
-            cut_reason = result.partial_reason or DRAIN_CUT
+            result = _drive(env, runner, total, step, interrupt, _LocalEnd(runner, plan))
+            cut_reason = result.partial_reason or result.saturated or DRAIN_CUT
             return result
         finally:
             plan.close(cut_reason)
@@ -125,8 +127,15 @@ def _environment(plan: Plan, shape: list[tuple[float, int, float]]) -> Environme
 class _LocalEnd:
     """A local run is over when its runner stopped: the shape ended and users drained."""
 
-    def __init__(self, runner) -> None:
+    def __init__(self, runner, plan: Plan) -> None:
         self.runner = runner
+        self.plan = plan
+
+    def counts(self) -> tuple[int, int] | None:
+        """(requests due so far, requests done): what saturation is judged on."""
+        if self.plan.schedule is None:
+            return None
+        return self.plan.schedule.offered, self.plan.writer.count
 
     def finished(self) -> bool:
         return self.runner.state == STATE_STOPPED
@@ -148,6 +157,10 @@ class _Workers:
     def finished(self) -> bool:
         """Every worker exited: each ends itself once its users drained."""
         return all(proc.poll() is not None for proc in self.procs)
+
+    def counts(self) -> None:
+        """The due times are the workers': saturation is not watched in a distributed run."""
+        return None
 
     def lost(self) -> str | None:
         """A worker that died, or exited or went silent while the load still ran."""
@@ -182,8 +195,9 @@ def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -
     started = time.time()
     runner.start_shape()
     late_at = time.monotonic() + total + env.stop_timeout + LATE_END_S
-    reason = None
+    reason = saturated = None
     dead_for = 0
+    watch = SaturationWatch() if step.watch else None
     with LiveProgress(env, total, step.rps, step.label) as progress:
         while not end.finished():
             gevent.sleep(WATCH_S)
@@ -194,15 +208,18 @@ def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -
                 else 0
             )
             reason = _why_cut(interrupt, end, dead_for, late_at)
-            if reason:
+            if watch and not reason and (counts := end.counts()):
+                saturated = watch.update(time.time() - started, *counts)
+            if reason or saturated:
                 env.stop_timeout = 0  # cut short: stop now, requests in flight are cut
                 end.cut()
                 break
         runner.quit()
     # A run that ended on schedule is judged over its schedule; the drain of in-flight
     # requests after it is not load offered (those requests count: they started before).
-    ended = time.time() if reason else min(time.time(), started + total)
-    return StepResult(started, ended, reason)
+    early = reason or saturated
+    ended = time.time() if early else min(time.time(), started + total)
+    return StepResult(started, ended, reason, saturated)
 
 
 def _why_cut(interrupt: Interrupt, end, dead_for: int, late_at: float) -> str | None:
@@ -236,8 +253,7 @@ def _run_distributed(scenario, target, out_dir, step, shape, workers, interrupt)
             str(out_dir / f"samples-worker{index}.jsonl"),
             index=index,
             workers=workers,
-            rps=step.rps,
-            arrivals=step.arrivals,
+            pace=step.pace,
             duration=total,
         )
         runner.send_message(handoff.PLAN, share.message(), client_id=msg.node_id)

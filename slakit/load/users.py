@@ -23,9 +23,11 @@ from locust.exception import StopUser
 from slakit.load.arrivals import ArrivalSchedule
 from slakit.load.connections import limit_idle_connections
 from slakit.load.kinds import EXECUTORS, Executor
+from slakit.load.profiles import Step
 from slakit.load.prompts import warm_prompt_sources
 from slakit.load.samples import CUT, Sample, SampleWriter
-from slakit.scenario import Scenario
+from slakit.load.schedules import Due, Pace
+from slakit.scenario import Distribution, RequestKind, Scenario
 from slakit.target import ResolvedTarget
 
 
@@ -47,14 +49,18 @@ class Plan:
     def pick(self) -> int:
         return self.rng.choices(range(len(self.names)), self.weights)[0]
 
-    def send(self, client, late_s: float) -> Sample:
+    def send(self, client, late_s: float, due: float | None = None) -> Sample:
         """One request of a kind picked by weight, within the request deadline, written
-        once it has its outcome. Killed mid-request, it stays in flight for `close`."""
+        once it has its outcome. Killed mid-request, it stays in flight for `close`. A
+        due time that carries lengths (a trace's `Due`) gives the request its lengths."""
         index = self.pick()
         sample = Sample(self.names[index], 0.0, late_s=late_s)
         sample.begin()  # the executor stamps it again just before its send
         self.in_flight[id(sample)] = sample
-        self.executors[index](client, sample, self.timeout_s)
+        if isinstance(due, Due):
+            self.executors[index](client, sample, self.timeout_s, due.lengths)
+        else:
+            self.executors[index](client, sample, self.timeout_s)
         del self.in_flight[id(sample)]
         self.writer.write(sample)
         return sample
@@ -99,26 +105,32 @@ def build_plan(
     target: ResolvedTarget,
     writer: SampleWriter,
     *,
-    rps: float | None = None,
-    arrivals: str = "poisson",
-    duration: float = 0.0,
+    pace: Pace | None = None,
     seed_offset: int = 0,
 ) -> Plan:
     rng = random.Random(scenario.seed * 1000 + seed_offset)
     warm_prompt_sources()  # load the corpus now, not inside the first timed request
-    schedule = (
-        ArrivalSchedule(rps, arrivals, duration, seed=scenario.seed + seed_offset) if rps else None
-    )
+    schedule = ArrivalSchedule(pace, seed=scenario.seed + seed_offset) if pace else None
     return Plan(
         names=scenario.kind_names(),
         weights=[k.weight for k in scenario.workload],
-        executors=[EXECUTORS[k.kind](k, target, rng) for k in scenario.workload],
+        executors=[EXECUTORS[k.kind](_sized_for(k, pace), target, rng) for k in scenario.workload],
         writer=writer,
         rng=rng,
         timeout_s=scenario.load.request_timeout,
         schedule=schedule,
         think_time=scenario.load.users.think_time if scenario.load.users else 0.0,
     )
+
+
+def _sized_for(kind: RequestKind, pace: Pace | None) -> RequestKind:
+    """A trace's kinds (chat or completions) have prompts sized for every input length
+    in its rows; each request then takes the length its row asks for."""
+    if pace is None or not pace.trace:
+        return kind
+    lengths = [row.input_tokens for row in pace.trace]
+    tokens = Distribution(dist="uniform", min=min(lengths), max=max(lengths))
+    return kind.model_copy(update={"input_tokens": tokens})
 
 
 def make_user(plan: Plan) -> type[FastHttpUser]:
@@ -136,13 +148,13 @@ def make_user(plan: Plan) -> type[FastHttpUser]:
 
         @task
         def one_request(self) -> None:
-            late = 0.0
+            late, due = 0.0, None
             if plan.schedule is not None:
                 due = plan.schedule.take()
                 if due is None:
                     raise StopUser  # the schedule is over: no request, and no busy loop
                 late = time.monotonic() - due
-            sample = plan.send(self.client, late)
+            sample = plan.send(self.client, late, due)
             if sample.ttft_s is not None:
                 self.environment.events.request.fire(
                     request_type="TTFT",
@@ -177,13 +189,12 @@ def _cumulative(steps: list[tuple[float, int, float]]):
         yield end, users, rate
 
 
-def shape_steps(
-    scenario: Scenario, duration: float | None = None
-) -> list[tuple[float, int, float]]:
-    """The run's user steps: the `users` stages, or one open-loop step at max concurrency."""
+def shape_steps(scenario: Scenario, step: Step) -> list[tuple[float, int, float]]:
+    """The step's user steps: `concurrency` users for its duration (closed loop), the
+    `users` stages, or open loop, users for max concurrency to take the due times."""
     load = scenario.load
-    if load.users:
+    if step.concurrency is None and load.users:
         return [(s.duration, s.users, s.spawn_rate) for s in load.users.stages]
-    concurrency = load.open_loop_slots
+    users = step.concurrency or load.open_loop_slots
     # Locust warns above 100 users/s; arrivals start with the first user anyway.
-    return [(duration, concurrency, float(min(concurrency, 100)))]
+    return [(step.duration, users, float(min(users, 100)))]

@@ -30,6 +30,7 @@ from slakit.load.runner import (
     Interrupt,
 )
 from slakit.load.samples import SampleWriter
+from slakit.load.schedules import Pace
 from slakit.load.users import build_plan, make_user
 from slakit.stack.placement import prioritise_generator
 
@@ -53,9 +54,7 @@ def main() -> None:
             scenario,
             target,
             SampleWriter(Path(received.samples)),
-            arrivals=received.arrivals,
-            rps=received.rps,
-            duration=received.duration,
+            pace=Pace.from_message(received.pace) if received.pace else None,
             seed_offset=received.seed_offset,
         )
         # Bounded as the master is: every worker ready, then the step, drain and a margin.

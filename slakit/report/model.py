@@ -110,14 +110,16 @@ class ScrapeSettings(BaseModel):
 
 
 class SweepStep(BaseModel):
-    rate: float
+    rate: float  # offered; a closed-loop step's (`concurrency` in flight) is what it achieved
     achieved_rps: float
     verdict: Verdict
     slos: list[SloResult]
+    concurrency: int | None = None  # a closed-loop step: requests in flight
+    note: str = ""  # e.g. the step ended early: the target was saturated
 
 
 class LoadInfo(BaseModel):
-    mode: Literal["users", "rate", "sweep"]
+    mode: Literal["users", "rate", "sweep", "trace"]
     requested_rps: float | None = None
     offered_rps: float | None = None  # open loop: what the (random) schedule actually offered
     achieved_rps: float
@@ -307,6 +309,8 @@ class Report(BaseModel):
     server: list[ServerSeries]
     sweep: list[SweepStep] = Field(default_factory=list)
     capacity_rps: float | None = None  # sweep: highest rate at which every SLO held
+    capacity_concurrency: int | None = None  # concurrency sweep: the level capacity_rps is at
+    search_note: str = ""  # how the sweep went when it did more than step up (words)
     limits: list[Finding] = Field(default_factory=list)  # "what limited it"
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     baseline_run_id: str | None = None

@@ -25,6 +25,7 @@ from slakit.report.model import (
     MeasurementReport,
     Report,
     SloResult,
+    SweepStep,
 )
 from slakit.sli import CATALOGUE
 
@@ -140,24 +141,44 @@ def sweep_table(report: Report) -> Table:
         ]
         rows.append(
             [
-                fmt_value(step.rate, "per_second"),
+                _offered(step),
                 fmt_value(step.achieved_rps, "per_second"),
                 verdict_word(step.verdict),
                 *values,
             ]
         )
+        if any(s.note for s in report.sweep):
+            rows[-1].append(step.note)
+    notes = ["Note"] if any(s.note for s in report.sweep) else []
     return Table(
-        ["Offered", "Achieved", "Verdict", *names], rows, [step.verdict for step in report.sweep]
+        ["Offered", "Achieved", "Verdict", *names, *notes],
+        rows,
+        [step.verdict for step in report.sweep],
     )
+
+
+def _offered(step: SweepStep) -> str:
+    if step.concurrency is not None:
+        return f"{step.concurrency:,} in flight"
+    return fmt_value(step.rate, "per_second")
 
 
 def capacity_text(report: Report) -> str:
+    """The capacity the sweep found, and how it searched when it did more than step up."""
     if report.capacity_rps is None:
-        return "No offered rate met every SLO."
-    return (
-        f"Capacity: {fmt_value(report.capacity_rps, 'per_second')}, the highest offered "
-        "rate at which every SLO held."
-    )
+        found = "No offered rate met every SLO."
+    elif report.capacity_concurrency is not None:
+        found = (
+            f"Capacity: {fmt_value(report.capacity_rps, 'per_second')} achieved at "
+            f"{report.capacity_concurrency:,} in flight, the highest concurrency at which "
+            "every SLO held."
+        )
+    else:
+        found = (
+            f"Capacity: {fmt_value(report.capacity_rps, 'per_second')}, the highest offered "
+            "rate at which every SLO held."
+        )
+    return f"{found} {report.search_note}" if report.search_note else found
 
 
 def _when(text: str) -> str:
@@ -230,8 +251,9 @@ def run_facts(report: Report) -> list[tuple[str, str]]:
 
 _MODES = {
     "users": "closed loop (simulated users)",
-    "rate": "open loop at a fixed rate",
-    "sweep": "rate sweep",
+    "rate": "open loop at the scenario's rate (fixed, in stages or ramped)",
+    "sweep": "capacity sweep",
+    "trace": "open loop at a trace's times (replay)",
 }
 
 

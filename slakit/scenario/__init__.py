@@ -90,6 +90,7 @@ class Scenario(Strict):
                 raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
             seen.add(slo.name)
         self._repeat_fits()
+        self._trace_fits()
         if self.load.sweep:
             span, what = self.load.sweep.step_duration, "a sweep step"
             why = ": every step is judged after its own warm-up"
@@ -101,6 +102,18 @@ class Scenario(Strict):
                 f"warmup ({self.warmup:g}s) must be shorter than {what} ({span:g}s){why}",
             )
         return self
+
+    def _trace_fits(self) -> None:
+        """A trace gives each request its lengths: only corpus prompts are sized to them."""
+        if self.load.trace is None:
+            return
+        for i, kind in enumerate(self.workload):
+            if not isinstance(kind, LlmKind) or kind.prompt.source != "corpus":
+                raise FieldProblem(
+                    ("workload", i),
+                    "a trace replay sends each request with its row's input and output "
+                    "lengths: every kind must be chat or completions with corpus prompts",
+                )
 
     def _repeat_fits(self) -> None:
         if self.gate.confidence is not None and self.repeat < 2:
@@ -127,7 +140,9 @@ class Scenario(Strict):
         if load.users:
             return sum(s.duration for s in load.users.stages)
         if load.rate:
-            return load.rate.duration
+            return sum(s.duration for s in load.rate.segments())
+        if load.trace:
+            return load.trace.pace().duration
         return load.sweep.step_duration * load.sweep.max_steps
 
     def kind_names(self) -> list[str]:

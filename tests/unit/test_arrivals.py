@@ -1,11 +1,10 @@
-"""Open-loop arrival schedules: due times on a constant or seeded Poisson process, and
+"""Open-loop arrival schedules: due times handed out in real time as they fall due, and
 the offered / backlog counts written beside the samples. Each test stays well under 3 s."""
 
 from __future__ import annotations
 
 import json
 import random
-import statistics
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import gevent
 import pytest
 
 from slakit.load.arrivals import ArrivalSchedule, read_schedules
+from slakit.load.schedules import Pace
 
 
 def take_all(schedule: ArrivalSchedule) -> list[float]:
@@ -27,7 +27,7 @@ def take_all(schedule: ArrivalSchedule) -> list[float]:
 @pytest.mark.timeout(10)
 def test_constant_schedule_offers_evenly_spaced_due_times_in_real_time() -> None:
     begin = time.monotonic()
-    schedule = ArrivalSchedule(50, "constant", duration_s=1.0)
+    schedule = ArrivalSchedule(Pace.fixed(50, 1.0, "constant"))
     due = take_all(schedule)
     taken_by = time.monotonic()
 
@@ -46,7 +46,7 @@ def test_constant_schedule_offers_evenly_spaced_due_times_in_real_time() -> None
 
 @pytest.mark.timeout(10)
 def test_poisson_due_times_follow_the_seeded_exponential_gaps() -> None:
-    schedule = ArrivalSchedule(200, "poisson", duration_s=0.3, seed=11)
+    schedule = ArrivalSchedule(Pace.fixed(200, 0.3, "poisson"), seed=11)
     due = take_all(schedule)
     reference = random.Random(11)
     expected_gaps, t = [], 0.0
@@ -60,41 +60,9 @@ def test_poisson_due_times_follow_the_seeded_exponential_gaps() -> None:
     assert gaps == pytest.approx(expected_gaps, abs=1e-6)  # float steps
 
 
-def test_poisson_gaps_are_reproducible_with_a_seed() -> None:
-    first = ArrivalSchedule(20, "poisson", duration_s=10, seed=7)
-    again = ArrivalSchedule(20, "poisson", duration_s=10, seed=7)
-    other = ArrivalSchedule(20, "poisson", duration_s=10, seed=8)
-    a = [first._gap() for _ in range(100)]
-    assert a == [again._gap() for _ in range(100)]
-    assert a != [other._gap() for _ in range(100)]
-
-
-@pytest.mark.parametrize("rps", [5.0, 50.0, 400.0])
-def test_poisson_gaps_average_one_over_the_rate(rps: float) -> None:
-    """20 000 exponential draws: the mean's standard error is 0.7% of 1/rps, so a 5%
-    tolerance is over 7 standard errors; the spread (stddev = mean) tells it from constant."""
-    schedule = ArrivalSchedule(rps, "poisson", duration_s=60, seed=3)
-    gaps = [schedule._gap() for _ in range(20_000)]
-    mean = statistics.fmean(gaps)
-    assert mean == pytest.approx(1 / rps, rel=0.05)
-    assert statistics.stdev(gaps) / mean == pytest.approx(1.0, abs=0.05)
-    assert min(gaps) >= 0
-
-
-def test_constant_gaps_are_exactly_one_over_the_rate() -> None:
-    schedule = ArrivalSchedule(8, "constant", duration_s=60, seed=3)
-    assert {schedule._gap() for _ in range(50)} == {0.125}
-
-
-@pytest.mark.parametrize("rps", [0, -1.0])
-def test_rate_must_be_positive(rps: float) -> None:
-    with pytest.raises(ValueError, match="rps must be positive"):
-        ArrivalSchedule(rps, "constant", duration_s=1)
-
-
 @pytest.mark.timeout(10)
 def test_close_records_offered_and_never_sent_due_times(tmp_path: Path) -> None:
-    schedule = ArrivalSchedule(100, "constant", duration_s=0.2)
+    schedule = ArrivalSchedule(Pace.fixed(100, 0.2, "constant"))
     schedule.take()  # starts the dispatcher; nobody takes the rest: they pile up
     gevent.sleep(0.4)
     path = tmp_path / "schedule-local.json"
@@ -107,7 +75,7 @@ def test_close_records_offered_and_never_sent_due_times(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(10)
 def test_close_stops_the_dispatcher(tmp_path: Path) -> None:
-    schedule = ArrivalSchedule(100, "constant", duration_s=10)
+    schedule = ArrivalSchedule(Pace.fixed(100, 10, "constant"))
     begin = time.monotonic()
     schedule.take()
     gevent.sleep(0.1)
@@ -120,7 +88,7 @@ def test_close_stops_the_dispatcher(tmp_path: Path) -> None:
 
 
 def test_close_before_any_take_records_nothing_offered(tmp_path: Path) -> None:
-    ArrivalSchedule(10, "poisson", duration_s=5).close(tmp_path / "schedule-x.json")
+    ArrivalSchedule(Pace.fixed(10, 5, "poisson")).close(tmp_path / "schedule-x.json")
     assert json.loads((tmp_path / "schedule-x.json").read_text()) == {
         "rps": 10,
         "offered": 0,
@@ -145,7 +113,7 @@ def test_read_schedules_of_a_closed_loop_run_is_zero(tmp_path: Path) -> None:
 @pytest.mark.timeout(10)
 def test_read_schedules_reads_what_close_wrote(tmp_path: Path) -> None:
     for name in ("a", "b"):
-        schedule = ArrivalSchedule(100, "constant", duration_s=0.05)
+        schedule = ArrivalSchedule(Pace.fixed(100, 0.05, "constant"))
         schedule.take()
         gevent.sleep(0.1)
         schedule.close(tmp_path / f"schedule-{name}.json")
@@ -158,7 +126,7 @@ def test_read_schedules_reads_what_close_wrote(tmp_path: Path) -> None:
 def test_the_most_recently_free_user_takes_the_next_due_time() -> None:
     """Eight users, requests far shorter than the gaps between them: one user sends them
     all (its connection stays warm), where a first-come queue would rotate all eight."""
-    schedule = ArrivalSchedule(40, "constant", duration_s=0.5)
+    schedule = ArrivalSchedule(Pace.fixed(40, 0.5, "constant"))
     sent_by: list[int] = []
 
     def user(index: int) -> None:
@@ -176,7 +144,7 @@ def test_the_most_recently_free_user_takes_the_next_due_time() -> None:
 def test_busy_users_leave_due_times_waiting_oldest_first() -> None:
     """Two users busy 100 ms each at 50 due times a second: the rest wait, and go out in
     the order they fell due (each taken one is later than the last)."""
-    schedule = ArrivalSchedule(50, "constant", duration_s=0.4)
+    schedule = ArrivalSchedule(Pace.fixed(50, 0.4, "constant"))
     taken: list[float] = []
 
     def user() -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from slakit.load import handoff
+from slakit.load.schedules import Pace
 from slakit.scenario import load_scenario
 from slakit.target import ResolvedTarget
 
@@ -40,8 +41,7 @@ def test_a_worker_plan_is_data_the_worker_validates_again(tmp_path: Path) -> Non
         "samples-worker2.jsonl",
         index=2,
         workers=3,
-        rps=9.0,
-        arrivals="constant",
+        pace=Pace.fixed(9.0, 90.0, "constant"),
         duration=90.0,
     )
     received = handoff.WorkerPlan(**json.loads(json.dumps(share.message())))
@@ -50,4 +50,5 @@ def test_a_worker_plan_is_data_the_worker_validates_again(tmp_path: Path) -> Non
     assert again.load.request_timeout == 1.5 and again.warmup == 2.5
     assert its_target.api_key == "s3cret" and its_target.public() == target.public()
     assert "s3cret" not in str(target.public()) and "s3cret" not in repr(its_target)
-    assert (received.rps, received.seed_offset, received.duration) == (3.0, 3, 90.0)
+    assert (received.seed_offset, received.duration) == (3, 90.0)
+    assert Pace.from_message(received.pace) == Pace.fixed(3.0, 90.0, "constant")
