@@ -28,7 +28,14 @@ from slakit.load.runner import StepResult
 from slakit.load.samples import outcome_counts, read_samples
 from slakit.load.users import read_generator_costs
 from slakit.metrics import Window, panel_series, server_series, wait_for_scrape
-from slakit.report.model import LoadInfo, Report, ScrapeSettings, SloResult, SweepStep
+from slakit.report.model import (
+    LoadInfo,
+    Report,
+    ScrapeSettings,
+    SloResult,
+    StageLoad,
+    SweepStep,
+)
 from slakit.scenario import Scenario
 from slakit.stack.config import StackConfig
 from slakit.stack.parts import alerts_file
@@ -112,6 +119,7 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
     samples = pd.concat([m.samples for m in steps])
     requested = None if finding.search else head.step.rps
     load = _load_info(scenario, samples, head.window, requested, run.run_dir)
+    load.stages = _stages(head)
     kinds = ev.summarise_kinds(samples, window)
     load.from_due_differs = ev.from_due_differs(kinds["all"])
     points = ev.timeseries(samples)
@@ -161,6 +169,31 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         verdict=verdict,
         exit_code=code,
     )
+
+
+def _stages(m: Measured) -> list[StageLoad]:
+    """Per rate stage (or a ramp) of an open-loop step: requests due in it that were sent,
+    and sent per second of it; none for one fixed rate, a trace or closed loop."""
+    segments = m.step.pace.segments if m.step.pace else ()
+    if len(segments) < 2 and all(s.start_rps == s.end_rps for s in segments):
+        return []
+    due = m.samples["start"] - m.samples["late_s"]
+    stages, begin = [], m.result.started
+    for segment in segments:
+        end = begin + segment.duration
+        sent = int(((due >= begin) & (due < end)).sum())
+        started = int(((m.samples["start"] >= begin) & (m.samples["start"] < end)).sum())
+        stages.append(
+            StageLoad(
+                start_rps=segment.start_rps,
+                end_rps=segment.end_rps,
+                duration_s=segment.duration,
+                sent=sent,
+                achieved_rps=started / segment.duration,
+            )
+        )
+        begin = end
+    return stages
 
 
 def _sweep_step(m: Measured) -> SweepStep:

@@ -30,7 +30,6 @@ class SloResult(BaseModel):
     objective: str  # as written, e.g. "< 500ms"
     warn: str | None = None
     scope: str | None = None
-    turn: str | None = None  # conversations' first or later turns only
     dimension: str  # seconds | ratio | per_second | number
     value: float | None = None  # in the SLI's base unit (seconds, ratio 0..1, per second)
     samples: int = 0
@@ -119,6 +118,16 @@ class SweepStep(BaseModel):
     note: str = ""  # e.g. the step ended early: the target was saturated
 
 
+class StageLoad(BaseModel):
+    """One rate stage (or ramp) of an open-loop run: what it asked for and what went out."""
+
+    start_rps: float
+    end_rps: float  # a ramp's end; a stage's rate again
+    duration_s: float
+    sent: int  # requests due in the stage that were sent
+    achieved_rps: float  # requests sent in the stage per second of it
+
+
 class LoadInfo(BaseModel):
     mode: Literal["users", "rate", "sweep", "trace"]
     requested_rps: float | None = None
@@ -137,6 +146,7 @@ class LoadInfo(BaseModel):
     # error class), or cut (in flight when the run ended, with its cut_reason). In open
     # loop these and never_sent (due, but no user was free) add up to offered.
     offered: int | None = None  # open loop: requests the schedule made due
+    stages: list[StageLoad] = Field(default_factory=list)  # rate stages or a ramp, each
     completed: int = 0
     failed: int = 0
     cut: int = 0

@@ -25,6 +25,7 @@ from slakit.report.model import (
     MeasurementReport,
     Report,
     SloResult,
+    StageLoad,
     SweepStep,
 )
 from slakit.sli import CATALOGUE
@@ -46,10 +47,8 @@ def verdict_tally(slos: list[SloResult]) -> list[tuple[str, int]]:
 
 
 def sli_text(slo: SloResult) -> str:
-    """`Time to first token p95 (rag, later turns)`: what is measured, how aggregated, over
-    which kind and turns."""
-    where = ", ".join(filter(None, (slo.scope, slo.turn and f"{slo.turn} turns")))
-    scope = f" ({where})" if where else ""
+    """`Time to first token p95 (rag)`: what is measured, how aggregated, over which kind."""
+    scope = f" ({slo.scope})" if slo.scope else ""
     how = "" if slo.aggregation in ("ratio", "rate") else f" {slo.aggregation}"  # said by title
     return f"{slo.title}{how}{scope}"
 
@@ -259,6 +258,17 @@ _MODES = {
 }
 
 
+def _stage_line(number: int, stage: StageLoad) -> str:
+    """`Stage 2: 2 req/s for 30 s: 61 requests sent, 2.03 req/s.`"""
+    rate = fmt_value(stage.start_rps, "per_second")
+    if stage.end_rps != stage.start_rps:
+        rate = f"ramp {rate} to {fmt_value(stage.end_rps, 'per_second')}"
+    return (
+        f"Stage {number}: {rate} for {fmt_value(stage.duration_s, 'seconds')}: "
+        f"{stage.sent:,} requests sent, {fmt_value(stage.achieved_rps, 'per_second')}."
+    )
+
+
 def load_lines(report: Report) -> list[str]:
     """How the load was offered and whether the target (or slakit) kept the pace."""
     load = report.load
@@ -276,6 +286,7 @@ def load_lines(report: Report) -> list[str]:
         )
     else:
         lines.append(f"Achieved {achieved}.")
+    lines.extend(_stage_line(i, stage) for i, stage in enumerate(load.stages, 1))
     if not load.kept_up:
         lines.append(
             "Did not keep up with the requested rate" + (f": {load.note}" if load.note else ".")

@@ -112,3 +112,15 @@ def test_a_trace_is_replayed_at_its_times_with_its_lengths(tmp_path: Path) -> No
         f"trace replay lateness: max {samples['late_s'].max() * 1000:.2f} ms, p99 "
         f"{samples['late_s'].quantile(0.99) * 1000:.2f} ms over {len(samples)} requests"
     )
+
+
+def test_rate_stages_send_each_stage_its_own_rate(tmp_path: Path) -> None:
+    """Constant arrivals at 2 then 10 req/s for 4 s each: 8 and 40 requests due, each
+    sent in its stage, and the report says so per stage."""
+    stages = [{"rps": 2, "duration": "4s"}, {"rps": 10, "duration": "4s"}]
+    report, out = _run(tmp_path, {"rate": {"stages": stages, "arrivals": "constant"}})
+    assert report["load"]["offered"] == 48 and report["load"]["kept_up"]
+    sent = [(s["start_rps"], s["sent"]) for s in report["load"]["stages"]]
+    assert sent == [(2, 8), (10, 40)], sent
+    summary = (_run_dir(out) / "summary.md").read_text()
+    assert "Stage 2: 10/s for 4 s: 40 requests sent" in summary
