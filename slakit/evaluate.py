@@ -36,6 +36,17 @@ def in_window(samples: pd.DataFrame, window: EvalWindow) -> pd.DataFrame:
     return samples[(samples["start"] >= window.start) & (samples["start"] <= window.end)]
 
 
+def scoped(frame: pd.DataFrame, slo: Slo) -> pd.DataFrame:
+    """The requests an SLO is about: of its kind (`scope`), of its turns (`turn`: first
+    turns include every request outside a conversation)."""
+    if slo.scope is not None:
+        frame = frame[frame["kind"] == slo.scope]
+    if slo.turn is not None:
+        later = frame["turn"].fillna(1).astype(int) > 1
+        frame = frame[later if slo.turn == "later" else ~later]
+    return frame
+
+
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["error"].isna()]
 
@@ -83,7 +94,7 @@ def goodput_mask(frame: pd.DataFrame, slos: list[Slo]) -> pd.Series:
     good = frame["error"].isna()
     for slo in slos:
         sli = CATALOGUE[slo.sli]
-        if not sli.per_request or slo.scope is not None:
+        if not sli.per_request or slo.scope is not None or slo.turn is not None:
             continue
         objective = parse_objective(slo.objective)
         values = sli.per_request(frame)
@@ -120,15 +131,15 @@ def evaluate_slos(
     results = []
     for slo in scenario.slos:
         sli = CATALOGUE[slo.sli]
-        scoped = frame if slo.scope is None else frame[frame["kind"] == slo.scope]
+        within = scoped(frame, slo)
         note = ""
         per_kind: dict[str, float | None] = {}
         if sli.side == "client":
-            value, count = client_value(scoped, slo, scenario.slos, window)
+            value, count = client_value(within, slo, scenario.slos, window)
             if slo.scope is None:
                 for kind in scenario.kind_names():
                     per_kind[kind] = client_value(
-                        frame[frame["kind"] == kind], slo, scenario.slos, window
+                        within[within["kind"] == kind], slo, scenario.slos, window
                     )[0]
         elif prometheus is None:
             value, count, note = None, 0, "no Prometheus URL for this target"
@@ -146,6 +157,7 @@ def evaluate_slos(
                 objective=slo.objective,
                 warn=slo.warn,
                 scope=slo.scope,
+                turn=slo.turn,
                 dimension=sli.dimension,
                 value=value,
                 samples=int(count),

@@ -30,7 +30,7 @@ from slakit.yamlconf import format_validation_error
 SCHEDULE_SLACK_S = 0.5  # a complete run ends on schedule (runner: min(now, start + total))
 VALUE_REL_TOL = 1e-9  # recomputed from the same samples, a value agrees to rounding
 SHOWN_DIGITS = 12  # enough to show a disagreement beyond VALUE_REL_TOL
-MATCHED_FIELDS = ("sli", "aggregation", "scope")  # what a stored value is a measure of
+MATCHED_FIELDS = ("sli", "aggregation", "scope", "turn")  # what a stored value is a measure of
 
 
 def verified_report(path: Path) -> Report:

@@ -11,7 +11,7 @@ from slakit.aggregate import Measured, Run, build_report, judge_step
 from slakit.errors import InputError
 from slakit.gate import regate, verified_report
 from slakit.load.profiles import profile_for
-from slakit.load.prompts import check_sources
+from slakit.load.prompts import check_sources, for_step
 from slakit.load.runner import Interrupt, run_step
 from slakit.metrics import read_scrape
 from slakit.paths import new_run_dir
@@ -103,7 +103,7 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
     while (step := profile.next_step(steps[-1].outcome if steps else None)) is not None:
         out = run_dir / step.dir
         with Capture(out, ports) if ports else nullcontext() as capture:
-            result = run_step(scenario, target, out, step)
+            result = run_step(for_step(scenario, len(steps)), target, out, step)
         steps.append(judge_step(run, step, result, capture))
     return build_report(run, steps, profile.finding())
 

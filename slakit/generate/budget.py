@@ -76,6 +76,8 @@ def plan(slo: Slo, max_factor: float) -> EventSlo:
     sli = CATALOGUE[slo.sli]
     if slo.scope is not None:
         raise Unalertable("scope", "scoped to a request kind; server metrics are not per kind")
+    if slo.turn is not None:
+        raise Unalertable("turn", "scoped to turns; server metrics are not per turn")
     if slo.sli == "error_rate":
         events = _error_ratio(slo)
     elif sli.side == "client":

@@ -12,6 +12,7 @@ second still ends), and its body is read within `MAX_LINE_BYTES` per line and
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -20,9 +21,10 @@ from collections.abc import Callable
 import gevent
 from geventhttpclient.response import HTTPConnectionClosed
 
+from slakit.load.conversations import Conversations
 from slakit.load.prompts import draw_tokens, make_prompt, search_query
 from slakit.load.samples import Sample
-from slakit.load.sizing import chat_messages, prompt_pool
+from slakit.load.sizing import prompt_pool
 from slakit.scenario import EsBulkKind, EsSearchKind, LlmKind, PromptSource, RagKind
 from slakit.sse import DONE, SSEDecoder, token_piece
 from slakit.target import ResolvedTarget
@@ -139,8 +141,9 @@ def _headers(target: ResolvedTarget, traceparent: str) -> dict[str, str]:
     return headers
 
 
-def _stream(body: BoundedBody, sample: Sample) -> str | None:
-    """Read an SSE body, recording first-token time and every inter-token gap."""
+def _stream(body: BoundedBody, sample: Sample, reply: list[str] | None = None) -> str | None:
+    """Read an SSE body, recording first-token time and every inter-token gap (and each
+    token's text in `reply`, for a conversation's history)."""
     decoder = SSEDecoder()
     last = None
     count = 0
@@ -155,8 +158,10 @@ def _stream(body: BoundedBody, sample: Sample) -> str | None:
                 continue
             event = json.loads(payload)
             usage = event.get("usage") or usage
-            if token_piece(event) is None:
+            if (piece := token_piece(event)) is None:
                 continue
+            if reply is not None:
+                reply.append(piece)
             if last is None:
                 sample.ttft_s = now
             else:
@@ -177,9 +182,13 @@ def _usage(sample: Sample, usage: dict | None, counted: int) -> None:
         sample.tokens_out = counted
 
 
-def _read_completion(body: BoundedBody, sample: Sample) -> str | None:
+def _read_completion(
+    body: BoundedBody, sample: Sample, reply: list[str] | None = None
+) -> str | None:
     payload = json.loads(body.read())
     _usage(sample, payload.get("usage"), 0)
+    if reply is not None and "error" not in payload:
+        reply.append(payload["choices"][0]["message"]["content"])
     if "error" in payload:
         return "server_error"
     return None if sample.tokens_out else "no_tokens"
@@ -237,38 +246,45 @@ def _send(client, sample: Sample, url: str, headers: dict, timeout_s: float, rea
         deadline.close()
 
 
-def _generate(client, sample, url, target, rng, timeout_s, stream: bool, body: dict) -> None:
+def _generate(
+    client, sample, url, target, rng, timeout_s, stream: bool, body: dict, reply=None
+) -> None:
     """A generation request (LLM or RAG) with the target's headers and a fresh traceparent:
-    streamed and timed token by token, or read whole."""
+    streamed and timed token by token, or read whole; the reply's text into `reply`."""
     headers = _headers(target, _traceparent(sample, rng))
-    _send(
-        client, sample, url, headers, timeout_s, _stream if stream else _read_completion, json=body
-    )
+    read = functools.partial(_stream if stream else _read_completion, reply=reply)
+    _send(client, sample, url, headers, timeout_s, read, json=body)
 
 
 def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     """Sizes the kind's prompts now, before any request is timed (`sizing.prompt_pool`
-    asks the target's tokenizer), then draws one per request."""
-    path = "/v1/chat/completions" if spec.kind == "chat" else "/v1/completions"
-    url = f"{target.openai}{path}"
-    prompts = prompt_pool(spec, target, seed=rng.getrandbits(32))
+    asks the target's tokenizer), then sends one turn of a conversation per request."""
+    chat = spec.kind == "chat"
+    url = f"{target.openai}{'/v1/chat/completions' if chat else '/v1/completions'}"
+    prompts = prompt_pool(spec, target, seed=rng.getrandbits(32) + spec.prompt.seed)
+    conversations = Conversations(spec, prompts, rng)
 
-    def execute(client, sample: Sample, timeout_s: float) -> None:
-        prompt, sample.tokens_in_requested = prompts.draw(rng)
-        sample.tokens_in_sized_by = prompts.sized_by
+    def execute(client, sample: Sample, timeout_s: float, lengths=None) -> None:
+        """`lengths`: (input, output) tokens of this request, when its due time says (a
+        trace row's)."""
+        turn = conversations.next_turn(lengths[0] if lengths else None)
+        sample.tokens_in_requested, sample.tokens_in_sized_by = turn.tokens, prompts.sized_by
+        if turn.conversation.id is not None:
+            sample.conversation, sample.turn = turn.conversation.id, turn.number
         body = {
             "model": target.model,
-            "max_tokens": draw_tokens(spec.output_tokens, rng),
+            "max_tokens": lengths[1]
+            if lengths
+            else turn.drawn.output_tokens or draw_tokens(spec.output_tokens, rng),
             "stream": spec.stream,
             "ignore_eos": spec.ignore_eos,
+            **turn.body(chat),
         }
         if spec.stream:
             body["stream_options"] = {"include_usage": True}
-        if spec.kind == "chat":
-            body["messages"] = chat_messages(prompt)
-        else:
-            body["prompt"] = prompt
-        _generate(client, sample, url, target, rng, timeout_s, spec.stream, body)
+        reply: list[str] = []
+        _generate(client, sample, url, target, rng, timeout_s, spec.stream, body, reply)
+        conversations.answered(turn, None if sample.error else "".join(reply))
 
     return execute
 

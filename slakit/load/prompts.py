@@ -8,18 +8,19 @@ count them. The files a workload names are checked before any load (`check_sourc
 from __future__ import annotations
 
 import functools
-import json
 import random
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from slakit.catalogue.defaults import CORPUS_DOCS
 from slakit.errors import InputError
+from slakit.load.datasets import read_dataset
 from slakit.scenario import Distribution, PromptSource, RequestKind, Scenario
 from slakit.yamlconf import read_text
 
-# Prompt and query files are held in memory whole; a bigger file is not one of them.
-MAX_PROMPT_FILE_BYTES = 256 * 1024 * 1024
+# Query files are held in memory whole; a bigger file is not one of them.
+MAX_QUERY_FILE_BYTES = 256 * 1024 * 1024
 
 
 @functools.cache
@@ -47,8 +48,8 @@ def check_sources(scenario: Scenario) -> None:
 def _files(kind: RequestKind) -> Iterator[tuple[str, Callable[[], object]]]:
     """(`file:line: field` naming the file, its reader) for each file `kind` reads."""
     for source in (getattr(kind, "prompt", None), getattr(kind, "queries", None)):
-        if isinstance(source, PromptSource) and source.source == "jsonl":
-            yield source.where("path"), functools.partial(_jsonl, source.path)
+        if isinstance(source, PromptSource) and source.source == "dataset":
+            yield source.where("path"), functools.partial(read_dataset, source.path, source.format)
         elif isinstance(source, Path):
             yield kind.where("queries"), functools.partial(_query_file, source)
     if tokenizer := getattr(kind, "tokenizer", None):
@@ -59,24 +60,6 @@ def _tokenizer_dir(path: Path) -> None:
     """A tokenizer is read only if the server cannot count, but a wrong path is wrong now."""
     if not path.is_dir():
         raise InputError(f"{path}: not a directory (expected a HuggingFace tokenizer directory)")
-
-
-@functools.cache
-def _jsonl(path: Path) -> tuple[str, ...]:
-    prompts = []
-    for number, line in enumerate(read_text(path, MAX_PROMPT_FILE_BYTES).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            prompt = json.loads(line)["prompt"]
-        except (ValueError, KeyError, TypeError, RecursionError):  # ValueError: bad JSON too
-            prompt = None
-        if not isinstance(prompt, str):
-            raise InputError(f'{path}:{number}: expected a JSON object like {{"prompt": "..."}}')
-        prompts.append(prompt)
-    if not prompts:
-        raise InputError(f"{path}: no prompts in the file")
-    return tuple(prompts)
 
 
 def warm_prompt_sources() -> None:
@@ -118,8 +101,8 @@ def make_prompt(source: PromptSource, tokens: int, rng: random.Random) -> str:
     """A prompt from the configured source: for the corpus, `tokens` consecutive words."""
     if source.source == "text":
         return source.text
-    if source.source == "jsonl":
-        return rng.choice(_jsonl(source.path))
+    if source.source == "dataset":
+        return rng.choice(read_dataset(source.path, source.format)).prompt
     words = _corpus_words()
     start = rng.randrange(0, len(words) - tokens) if len(words) > tokens else 0
     return " ".join(words[start : start + tokens])
@@ -143,7 +126,33 @@ def search_query(source: str | Path, rng: random.Random) -> str:
 
 @functools.cache
 def _query_file(path: Path) -> tuple[str, ...]:
-    queries = tuple(q for q in read_text(path, MAX_PROMPT_FILE_BYTES).splitlines() if q.strip())
+    queries = tuple(q for q in read_text(path, MAX_QUERY_FILE_BYTES).splitlines() if q.strip())
     if not queries:
         raise InputError(f"{path}: no queries in the file")
     return queries
+
+
+def for_step(scenario: Scenario, index: int) -> Scenario:
+    """The scenario as a sweep's step `index` (0 the first) sends it: an LLM kind with
+    `prompt.fresh_per_step` draws its prompts with its seed plus `index`; any other resends
+    the earlier steps' prompts, which the server's prefix cache may still hold, so its
+    later steps can look better than cold traffic (vllm-project/vllm#54227): said once,
+    at the second step. Other load modes run one step: the scenario as it is."""
+    if scenario.load.sweep is None:
+        return scenario
+    workload = []
+    for kind, name in zip(scenario.workload, scenario.kind_names(), strict=True):
+        source = getattr(kind, "prompt", None)
+        if source is not None and source.fresh_per_step:
+            fresh = source.model_copy(update={"seed": source.seed + index})
+            kind = kind.model_copy(update={"prompt": fresh})
+        elif source is not None and index == 1:
+            print(
+                f"slakit: warning: {name}: sweep steps after the first resend the first "
+                "step's prompts, which vLLM's prefix cache may hold (results look better than "
+                "cold traffic, vllm-project/vllm#54227); set `prompt: {fresh_per_step: true}`",
+                file=sys.stderr,
+                flush=True,
+            )
+        workload.append(kind)
+    return scenario.model_copy(update={"workload": workload})

@@ -38,6 +38,8 @@ class Sample:
     tokens_in_sized_by: str | None = None  # server | tokenizer | words (slakit.load.sizing)
     tokens_out: int | None = None
     late_s: float = 0.0  # open loop: how far behind its scheduled start it went out
+    conversation: str | None = None  # multi-turn kinds: the conversation's id
+    turn: int | None = None  # and the turn's number in it, 1 the first
     trace_id: str = ""
     _begun: float = field(default=0.0, init=False, repr=False, compare=False)
 
@@ -104,6 +106,8 @@ COLUMNS = [
     "tokens_out",
     "late_s",
     "trace_id",
+    "conversation",
+    "turn",
 ]
 
 

@@ -15,21 +15,33 @@ count is exact: a cut word may tokenize differently on its own. Every length a s
 draw is sized up front, a small pool of prompts each, so no timed request waits for a
 tokenizer. Bounded: at most `MAX_DISTINCT_LENGTHS` lengths, `MAX_POOL_PROMPTS` prompts
 per kind, `MAX_SIZING_S` seconds.
+
+The same counting makes shared prefixes (`prefix`) exactly their length and keeps the
+dataset rows a `tokens` filter asks for (counted as their requests are), so a request that
+starts with a prefix, or a dataset row, is reported as sized too. Who counts is
+`slakit.load.counters`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import random
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from dataclasses import dataclass, field, replace
 
-import httpx
-
-from slakit.errors import InputError, safe_text
+from slakit.errors import InputError
+from slakit.load.counters import (
+    MAX_SIZING_S,
+    Counter,
+    Local,
+    Server,
+    fit,
+    system_message,
+    too_slow,
+    with_prefix,
+)
+from slakit.load.datasets import RowSampler, read_dataset
 from slakit.load.prompts import draw_tokens, make_prompt, token_lengths
 from slakit.report.model import SERVER, TOKENIZER, WORDS
 from slakit.scenario import Distribution, LlmKind, PromptSource
@@ -41,168 +53,57 @@ MAX_POOL_PROMPTS = 512
 """Prompts sized per kind, over all its lengths (three server calls each)."""
 MAX_PROMPTS_PER_LENGTH = 64
 """Prompts per length at most: a fixed length gets this many to draw from."""
-MAX_SIZING_S = 120.0
-"""Sizing one kind's prompts takes at most this long."""
-CALL_TIMEOUT_S = 10.0
-"""Silence tolerated within one /tokenize or /detokenize call."""
-MAX_ANSWER_BYTES = 8 << 20
-"""Largest /tokenize or /detokenize answer read (2,048 token ids are about 10 KB)."""
-MAX_REFITS = 4
-"""Times one corpus window's cut is moved to reach the exact count before another is tried."""
 SPARE_WINDOWS = 8
 """Corpus windows tried per length beyond its pool size, for cuts that never fit."""
 SPARE_WORDS = 8
 """A window has this many words more than tokens wanted: a word is at least one token."""
-NO_TOKENIZE = (404, 405, 501)
-"""What a server without /tokenize answers it."""
 _CORPUS = PromptSource()
 
 
-def chat_messages(prompt: str) -> list[dict]:
-    """The `messages` a chat request sends for `prompt`, and that sizing counts."""
-    return [{"role": "user", "content": prompt}]
+@dataclass(frozen=True)
+class Drawn:
+    """One request's prompt: its text, the messages a chat request sends before it (a
+    dataset's), the input tokens it was sized to (None: not sized) and the output length
+    its dataset row asks for (None: the kind's `output_tokens`)."""
+
+    prompt: str
+    tokens: int | None
+    context: tuple[dict, ...] = ()
+    output_tokens: int | None = None
 
 
-class _Counter(Protocol):
-    """What sizing needs of a tokenizer: token ids of raw text, text of token ids, and the
-    count a request of `text` gets (special tokens, chat template included)."""
+@dataclass(frozen=True)
+class SharedPrefix:
+    """A shared prefix: its text, exactly `prefix.tokens` tokens, and the tokens it adds to
+    a request as the server counts it (a chat template's system turn included)."""
 
-    max_len: int | None
-
-    def ids(self, text: str) -> list[int]: ...
-
-    def text(self, ids: list[int]) -> str: ...
-
-    def count(self, text: str, chat: bool) -> int: ...
-
-
-class _Server:
-    """The target's /tokenize and /detokenize, with vLLM's fields: a plain prompt gets the
-    special tokens /v1/completions adds (`add_special_tokens` defaults to true), messages
-    the chat template /v1/chat/completions applies (`add_generation_prompt` true)."""
-
-    def __init__(self, target: ResolvedTarget, where: str, deadline: float) -> None:
-        headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-        self._client = httpx.Client(base_url=target.openai, headers=headers, timeout=CALL_TIMEOUT_S)
-        self._model = target.model
-        self._where = where
-        self._deadline = deadline
-        self.max_len: int | None = None
-
-    def probe(self) -> bool:
-        """Whether the server tokenizes; learns its max_model_len on the way."""
-        answer = self._post("/tokenize", {"prompt": ""}, missing_ok=True)
-        if answer is None:
-            return False
-        max_len = answer.get("max_model_len")
-        self.max_len = max_len if isinstance(max_len, int) else None
-        return True
-
-    def ids(self, text: str) -> list[int]:
-        return self._field("/tokenize", {"prompt": text, "add_special_tokens": False}, "tokens")
-
-    def text(self, ids: list[int]) -> str:
-        return self._field("/detokenize", {"tokens": ids}, "prompt")
-
-    def count(self, text: str, chat: bool) -> int:
-        body = {"messages": chat_messages(text)} if chat else {"prompt": text}
-        return self._field("/tokenize", body, "count")
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _field(self, path: str, body: dict, name: str):
-        value = self._post(path, body).get(name)
-        if not isinstance(value, int | str | list):
-            raise self._problem(f"POST {path} answered without `{name}`")
-        return value
-
-    def _post(self, path: str, body: dict, missing_ok: bool = False) -> dict | None:
-        try:
-            with self._client.stream("POST", path, json={"model": self._model, **body}) as r:
-                status, content = r.status_code, self._read(r, path)
-        except httpx.HTTPError as exc:
-            raise self._problem(f"POST {path} failed: {type(exc).__name__}") from None
-        if missing_ok and status in NO_TOKENIZE:
-            return None
-        if status != 200:
-            said = safe_text(content[:200].decode(errors="replace"))
-            raise self._problem(f"POST {path} answered HTTP {status}: {said}")
-        try:
-            answer = json.loads(content)
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise self._problem(f"POST {path} answered something other than a JSON object")
-        return answer
-
-    def _read(self, response: httpx.Response, path: str) -> bytes:
-        """The body, within MAX_ANSWER_BYTES and the sizing deadline: a target that trickles
-        or floods its answer must not hold the run before it starts."""
-        content = bytearray()
-        for chunk in response.iter_bytes():
-            content += chunk
-            if len(content) > MAX_ANSWER_BYTES:
-                raise self._problem(f"POST {path} answered more than {MAX_ANSWER_BYTES:,} bytes")
-            if time.monotonic() > self._deadline:
-                raise _too_slow(self._where)
-        return bytes(content)
-
-    def _problem(self, what: str) -> InputError:
-        return InputError(f"{self._where}: sizing prompts in the server's tokens: {what}")
-
-
-class _Local:
-    """A HuggingFace tokenizer directory, read with `transformers` (its chat template too)."""
-
-    def __init__(self, path: Path, where: str) -> None:
-        try:
-            from transformers import AutoTokenizer
-        except ImportError:
-            raise InputError(
-                f"{where}: sizing prompts with a tokenizer needs `transformers` "
-                "(pip install 'slakit[reference]')"
-            ) from None
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{where}: {path} is not a tokenizer directory: {exc}") from None
-        self.max_len = None  # the served model's own limit is the server's to say
-
-    def ids(self, text: str) -> list[int]:
-        return self._tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def text(self, ids: list[int]) -> str:
-        return self._tokenizer.decode(ids)
-
-    def count(self, text: str, chat: bool) -> int:
-        if chat:
-            encoded = self._tokenizer.apply_chat_template(
-                chat_messages(text), add_generation_prompt=True, tokenize=True, return_dict=True
-            )
-        else:
-            encoded = self._tokenizer(text)
-        return len(encoded["input_ids"])
+    text: str
+    added: int
 
 
 @dataclass(frozen=True)
 class PromptPool:
-    """Where one LLM kind's prompts come from: exact prompts by length, corpus words, or
-    the source's own text (`sized_by` None: a `text` or `jsonl` prompt is what it is)."""
+    """Where one LLM kind's prompts come from: exact prompts by length, corpus words, a
+    dataset's rows, or the source's own text (`sized_by` None: not sized), and the shared
+    prefixes its requests start with."""
 
     source: PromptSource
     tokens: int | Distribution
     sized_by: str | None
     exact: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    rows: RowSampler | None = None
+    prefixes: tuple[SharedPrefix, ...] = ()
 
-    def draw(self, rng: random.Random) -> tuple[str, int | None]:
-        """(prompt, the input tokens it was sized to, None if not sized)."""
-        if self.sized_by is None:
-            return make_prompt(self.source, 0, rng), None
-        tokens = draw_tokens(self.tokens, rng)
+    def draw(self, rng: random.Random, tokens: int | None = None) -> Drawn:
+        """`tokens`: this length, not one drawn (a trace row's; sized with the rest)."""
+        if self.rows is not None:
+            return self.rows.draw(rng)
+        if self.source.source == "text":
+            return Drawn(make_prompt(self.source, 0, rng), None)
+        tokens = draw_tokens(self.tokens, rng) if tokens is None else tokens
         if self.exact:
-            return rng.choice(self.exact[tokens]), tokens
-        return make_prompt(self.source, tokens, rng), tokens
+            return Drawn(rng.choice(self.exact[tokens]), tokens)
+        return Drawn(make_prompt(self.source, tokens, rng), tokens)
 
 
 _POOLS: dict[tuple, PromptPool] = {}
@@ -218,22 +119,106 @@ def prompt_pool(spec: LlmKind, target: ResolvedTarget, seed: int) -> PromptPool:
 
 
 def _build(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> PromptPool:
-    if spec.prompt.source != "corpus":
-        return PromptPool(spec.prompt, spec.input_tokens, None)
+    source = spec.prompt
+    if not (source.source == "corpus" or source.tokens or spec.prefix):
+        return _pool(None, None, spec, rng, 0.0)  # nothing to count
     deadline = time.monotonic() + MAX_SIZING_S
-    with contextlib.closing(_Server(target, spec.where("input_tokens"), deadline)) as server:
+    with contextlib.closing(Server(target, spec.where("input_tokens"), deadline)) as server:
         if server.probe():
-            exact = _exact(server, spec, rng, deadline)
-            return PromptPool(spec.prompt, spec.input_tokens, SERVER, exact)
+            return _pool(server, SERVER, spec, rng, deadline)
     if spec.tokenizer is not None:
-        local = _Local(spec.tokenizer, spec.where("tokenizer"))
-        exact = _exact(local, spec, rng, deadline)
-        return PromptPool(spec.prompt, spec.input_tokens, TOKENIZER, exact)
-    return PromptPool(spec.prompt, spec.input_tokens, WORDS)
+        local = Local(spec.tokenizer, spec.where("tokenizer"))
+        return _pool(local, TOKENIZER, spec, rng, deadline)
+    return _pool(None, WORDS, spec, rng, deadline)
+
+
+def _pool(
+    counter: Counter | None, sized_by: str | None, spec: LlmKind, rng, deadline: float
+) -> PromptPool:
+    prefixes = _prefixes(counter, spec, rng, deadline) if spec.prefix else ()
+    source = spec.prompt
+    if source.source == "dataset":
+        rows = RowSampler(_rows(counter, spec, rng, deadline), source.sample == "with_replacement")
+        return PromptPool(
+            source,
+            spec.input_tokens,
+            sized_by if source.tokens else None,
+            rows=rows,
+            prefixes=prefixes,
+        )
+    if source.source == "text":
+        return PromptPool(source, spec.input_tokens, None, prefixes=prefixes)
+    exact = _exact(counter, spec, rng, deadline) if counter else {}
+    return PromptPool(source, spec.input_tokens, sized_by, exact, prefixes=prefixes)
+
+
+def _rows(counter: Counter | None, spec: LlmKind, rng, deadline: float) -> tuple[Drawn, ...]:
+    """The dataset's rows as prompts; with a `tokens` filter, only the rows of that length
+    (counted as their requests are: with the chat template and their context), at most
+    MAX_POOL_PROMPTS of them, taken in a seeded random order."""
+    source, chat = spec.prompt, spec.kind == "chat"
+    rows = [
+        Drawn(r.prompt, None, r.context if chat else (), r.output_tokens)
+        for r in read_dataset(source.path, source.format)
+    ]
+    if source.tokens is None:
+        return tuple(rows)
+    where = source.where("tokens")
+    low, high = source.tokens.min or 1, source.tokens.max or math.inf
+    kept = []
+    for row in rng.sample(rows, len(rows)):
+        if len(kept) == MAX_POOL_PROMPTS:
+            break
+        if time.monotonic() > deadline:
+            raise too_slow(where)
+        if counter is None:
+            count = len(row.prompt.split())
+        else:
+            count = counter.count(row.prompt, chat, row.context)
+        if low <= count <= high:
+            kept.append(replace(row, tokens=count))
+    if not kept:
+        raise InputError(f"{where}: no row of {source.path} has {low:g} to {high:g} tokens")
+    return tuple(kept)
+
+
+def _prefixes(
+    counter: Counter | None, spec: LlmKind, rng: random.Random, deadline: float
+) -> tuple[SharedPrefix, ...]:
+    """`prefix.groups` distinct corpus texts of exactly `prefix.tokens` tokens each (corpus
+    words when nothing counts), with what each adds to a request."""
+    groups, length, where = spec.prefix.groups, spec.prefix.tokens, spec.where("prefix")
+    if counter is None:
+        return tuple(SharedPrefix(make_prompt(_CORPUS, length, rng), length) for _ in range(groups))
+    if counter.max_len is not None and length >= counter.max_len:
+        raise InputError(
+            f"{where}: {length} tokens: the served model takes {counter.max_len} (max_model_len)"
+        )
+    chat = spec.kind == "chat"
+    question = make_prompt(_CORPUS, SPARE_WORDS, rng)  # a prefix adds the same to any question
+    alone = counter.count(question, chat)
+    found: dict[str, SharedPrefix] = {}
+    for _ in range(groups + SPARE_WINDOWS):
+        if len(found) == groups:
+            break
+        if time.monotonic() > deadline:
+            raise too_slow(where)
+        window = counter.ids(make_prompt(_CORPUS, length + SPARE_WORDS, rng))
+        text = fit(counter, lambda t: len(counter.ids(t)), window, length, 0)
+        if text is None or text in found:
+            continue
+        if chat:
+            counted = counter.count(question, chat, [system_message(text)])
+        else:
+            counted = counter.count(with_prefix(text, question), chat)
+        found[text] = SharedPrefix(text, counted - alone)
+    if len(found) < groups:
+        raise InputError(f"{where}: found {len(found)} corpus texts of exactly {length} tokens")
+    return tuple(found.values())
 
 
 def _exact(
-    counter: _Counter, spec: LlmKind, rng: random.Random, deadline: float
+    counter: Counter, spec: LlmKind, rng: random.Random, deadline: float
 ) -> dict[int, tuple[str, ...]]:
     """Prompts for every length the kind can draw, by length, each counted exact."""
     where = spec.where("input_tokens")
@@ -249,18 +234,15 @@ def _exact(
             if len(found) == per_length:
                 break
             if time.monotonic() > deadline:
-                raise _too_slow(where)
+                raise too_slow(where)
             window = counter.ids(make_prompt(_CORPUS, tokens + SPARE_WORDS, rng))
-            if (text := _fit(counter, chat, window, tokens, overhead)) is not None:
+            text = fit(counter, lambda t: counter.count(t, chat), window, tokens, overhead)
+            if text is not None:
                 found.append(text)
         if not found:
             raise InputError(f"{where}: no corpus prompt counts exactly {tokens} tokens")
         exact[tokens] = tuple(found)
     return exact
-
-
-def _too_slow(where: str) -> InputError:
-    return InputError(f"{where}: sizing prompts took longer than {MAX_SIZING_S:g} s")
 
 
 def _check_lengths(
@@ -283,18 +265,3 @@ def _check_lengths(
             f"{where}: {lengths.stop - 1} tokens: the served model takes {max_len} "
             f"(max_model_len), with room for one token of output: at most {max_len - 1}"
         )
-
-
-def _fit(counter: _Counter, chat: bool, ids: list[int], tokens: int, overhead: int) -> str | None:
-    """The text of the first tokens of `ids` that a request counts as exactly `tokens`, or
-    None if this window gives none within MAX_REFITS counts."""
-    take = tokens - overhead
-    for _ in range(MAX_REFITS):
-        if not 0 < take <= len(ids):
-            return None
-        text = counter.text(ids[:take])
-        counted = counter.count(text, chat)
-        if counted == tokens:
-            return text
-        take += tokens - counted
-    return None

@@ -30,6 +30,7 @@ class SloResult(BaseModel):
     objective: str  # as written, e.g. "< 500ms"
     warn: str | None = None
     scope: str | None = None
+    turn: str | None = None  # conversations' first or later turns only
     dimension: str  # seconds | ratio | per_second | number
     value: float | None = None  # in the SLI's base unit (seconds, ratio 0..1, per second)
     samples: int = 0

@@ -47,8 +47,10 @@ def verdict_tally(slos: list[SloResult]) -> list[tuple[str, int]]:
 
 
 def sli_text(slo: SloResult) -> str:
-    """`Time to first token p95 (rag)`: what is measured, how aggregated, over which kind."""
-    scope = f" ({slo.scope})" if slo.scope else ""
+    """`Time to first token p95 (rag, later turns)`: what is measured, how aggregated, over
+    which kind and turns."""
+    where = ", ".join(filter(None, (slo.scope, slo.turn and f"{slo.turn} turns")))
+    scope = f" ({where})" if where else ""
     how = "" if slo.aggregation in ("ratio", "rate") else f" {slo.aggregation}"  # said by title
     return f"{slo.title}{how}{scope}"
 

@@ -86,6 +86,12 @@ class Scenario(Strict):
                     f"scope {slo.scope!r} is not a request "
                     f"kind of this workload ({', '.join(names)})",
                 )
+            if slo.turn is not None and not self._has_conversations(slo.scope):
+                raise FieldProblem(
+                    ("slos", i, "turn"),
+                    f"turn {slo.turn!r}: no request kind {'in scope ' if slo.scope else ''}has "
+                    "a `conversation`, so every request is a first turn",
+                )
             if slo.name in seen:
                 raise FieldProblem(("slos", i, "name"), f"two SLOs share the name {slo.name!r}")
             seen.add(slo.name)
@@ -144,6 +150,13 @@ class Scenario(Strict):
         if load.trace:
             return load.trace.pace().duration
         return load.sweep.step_duration * load.sweep.max_steps
+
+    def _has_conversations(self, scope: str | None) -> bool:
+        return any(
+            getattr(kind, "conversation", None) is not None
+            for kind, name in zip(self.workload, self.kind_names(), strict=True)
+            if scope in (None, name)
+        )
 
     def kind_names(self) -> list[str]:
         return [k.name or k.kind for k in self.workload]

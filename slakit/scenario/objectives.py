@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -15,6 +15,9 @@ from slakit.sli import AGGREGATIONS, CATALOGUE
 from slakit.units import parse_objective, stricter
 from slakit.yamlconf import FieldProblem
 
+TURNS = ("first", "later")
+"""What an SLO's `turn` scopes to: conversations' first turns, or the turns after them."""
+
 
 class Slo(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -23,6 +26,11 @@ class Slo(Strict):
     objective: ObjectiveText
     warn: ObjectiveText | None = None
     scope: str | None = Field(None, description="request kind name; default all kinds")
+    turn: Literal[TURNS] | None = Field(
+        None,
+        description="conversations: only their first turns, or only their later turns "
+        "(growing prompts, cached prefixes); default every request",
+    )
     baseline: str | None = Field(
         None, description="relative objective, e.g. 'within 10%' of the baseline report's value"
     )
@@ -33,6 +41,10 @@ class Slo(Strict):
         if sli is None:
             raise ValueError(
                 f"unknown sli {self.sli!r}; expected one of {', '.join(sorted(CATALOGUE))}"
+            )
+        if self.turn is not None and sli.side == "server":
+            raise FieldProblem(
+                ("turn",), f"sli {self.sli!r} is the server's, which does not count by turn"
             )
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(

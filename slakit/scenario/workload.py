@@ -13,7 +13,8 @@ from pydantic import (
 )
 
 from slakit.catalogue.defaults import INDEX
-from slakit.scenario.fields import Strict
+from slakit.scenario.fields import Duration, Strict
+from slakit.yamlconf import FieldProblem
 
 
 class Distribution(Strict):
@@ -57,18 +58,80 @@ Tokens = Annotated[
 ]
 
 
+DATASET_FORMATS = ("sharegpt", "openai", "jsonl", "csv")
+"""Dataset files slakit reads (`slakit.load.datasets`; scenarios/data/README.md shows each)."""
+
+
+class TokenRange(Strict):
+    """Keep only dataset prompts of this many tokens (as the served model counts them)."""
+
+    min: int | None = Field(None, ge=1)
+    max: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TokenRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
 class PromptSource(Strict):
-    source: Literal["corpus", "text", "jsonl"] = "corpus"
+    source: Literal["corpus", "text", "jsonl", "dataset"] = "corpus"
     text: str | None = None
-    path: Path | None = Field(None, description='JSONL file, one {"prompt": ...} per line')
+    path: Path | None = Field(
+        None, description='a `jsonl` file, one {"prompt": ...} per line, or a `dataset` file'
+    )
+    format: Literal[DATASET_FORMATS] | None = Field(
+        None, description="a dataset's format: sharegpt, openai, jsonl (`jsonl` source), csv"
+    )
+    sample: Literal["with_replacement", "without_replacement"] = Field(
+        "with_replacement",
+        description="a dataset's rows drawn at random (seeded) with or without replacement; "
+        "without, the rows are reshuffled once all were sent",
+    )
+    tokens: TokenRange | None = Field(
+        None, description="a dataset's rows kept by prompt length in the served model's tokens"
+    )
+    seed: int = Field(
+        0, ge=0, description="added to the scenario's seed for this kind's prompts (LLM kinds)"
+    )
+    fresh_per_step: bool = Field(
+        False,
+        description="a sweep's every step draws its own prompts (`seed` plus the step's "
+        "index), so a step does not find earlier steps' prompts in the server's prefix cache",
+    )
 
     @model_validator(mode="after")
     def _has_what_it_needs(self) -> PromptSource:
+        if self.source == "jsonl":  # today's `jsonl` source is the dataset format of that name
+            self.source, self.format = "dataset", self.format or "jsonl"
         if self.source == "text" and not self.text:
             raise ValueError("source 'text' needs `text`")
-        if self.source == "jsonl" and not self.path:
-            raise ValueError("source 'jsonl' needs `path`")
+        if self.source == "dataset" and not (self.path and self.format):
+            raise ValueError(
+                f"source 'dataset' needs `path` and `format` ({', '.join(DATASET_FORMATS)})"
+            )
+        if self.source != "dataset" and (self.format or self.tokens):
+            raise ValueError("`format` and `tokens` are for source 'dataset'")
         return self
+
+
+class Prefix(Strict):
+    """Shared system prompts, as inference-perf's shared-prefix workload: every request
+    starts with one of `groups` prompts of exactly `tokens` tokens (the served model's)."""
+
+    groups: int = Field(ge=1, le=64)
+    tokens: int = Field(ge=1, le=4096)
+
+
+class Conversation(Strict):
+    """Multi-turn chat: each conversation sends its history (the user's prompts and the
+    assistant's streamed replies) with every turn, so later turns reuse cached prefixes."""
+
+    turns: Tokens = Field(description="turns per conversation: a count or a distribution")
+    think_time: Duration = Field(
+        0.0, description="a conversation's next turn is sent at least this long after a reply"
+    )
 
 
 class _Kind(Strict):
@@ -92,6 +155,14 @@ class LlmKind(_Kind):
         description="the served model's HuggingFace tokenizer directory, to size corpus "
         "prompts when the server has no /tokenize (needs `transformers`)",
     )
+    prefix: Prefix | None = None
+    conversation: Conversation | None = Field(None, description="chat only")
+
+    @model_validator(mode="after")
+    def _conversations_are_chats(self) -> LlmKind:
+        if self.conversation is not None and self.kind != "chat":
+            raise FieldProblem(("conversation",), "a conversation needs `kind: chat`")
+        return self
 
 
 class RagKind(_Kind):

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from slakit.errors import InputError
 from slakit.gateway.app import create_app
 from slakit.gateway.settings import GatewaySettings
-from slakit.load import sizing
+from slakit.load import counters, sizing
 from slakit.load.prompts import draw_tokens, token_lengths
 from slakit.paths import cache_dir
 from slakit.scenario import Distribution, LlmKind
@@ -84,7 +84,7 @@ def kind(kind: str, input_tokens, **fields) -> LlmKind:
 def usage_prompt_tokens(openai: str, kind: str, prompt: str) -> int:
     body = {"model": MODEL, "max_tokens": 1}
     if kind == "chat":
-        body["messages"] = sizing.chat_messages(prompt)
+        body["messages"] = counters.chat_messages(prompt)
     else:
         body["prompt"] = prompt
     r = httpx.post(f"{openai}{ROUTES[kind]}", json=body, timeout=10)
@@ -97,7 +97,7 @@ def test_sim_tokenize_counts_as_its_usage_counts(engine):
     counted = httpx.post(f"{engine}/tokenize", json={"model": MODEL, "prompt": prompt}).json()
     assert counted["count"] == usage_prompt_tokens(engine, "completions", prompt) == 4
     assert counted["max_model_len"] == sim_engine.DEFAULT_MAX_MODEL_LEN
-    messages = [{"role": "system", "content": "be brief"}, *sizing.chat_messages(prompt)]
+    messages = [{"role": "system", "content": "be brief"}, *counters.chat_messages(prompt)]
     chat = httpx.post(f"{engine}/tokenize", json={"messages": messages}).json()
     assert chat["count"] == 6
     back = httpx.post(f"{engine}/detokenize", json={"tokens": counted["tokens"]}).json()
@@ -129,8 +129,8 @@ def test_server_sized_prompts_are_exact_through_the_gateway(gateway, name, input
     assert set(pool.exact) == set(token_lengths(spec.input_tokens))
     rng = random.Random(0)
     for _ in range(12):
-        prompt, requested = pool.draw(rng)
-        assert usage_prompt_tokens(gateway, name, prompt) == requested
+        drawn = pool.draw(rng)
+        assert usage_prompt_tokens(gateway, name, drawn.prompt) == drawn.tokens
 
 
 @pytest.mark.parametrize("name", ["chat", "completions"])
@@ -145,7 +145,7 @@ def test_a_named_tokenizer_sizes_when_the_server_cannot(no_tokenize, tiny_tokeni
         for prompt in prompts:
             if name == "chat":
                 ids = tokenizer.apply_chat_template(
-                    sizing.chat_messages(prompt), add_generation_prompt=True, return_dict=True
+                    counters.chat_messages(prompt), add_generation_prompt=True, return_dict=True
                 )["input_ids"]
             else:
                 ids = tokenizer(prompt)["input_ids"]
@@ -155,14 +155,15 @@ def test_a_named_tokenizer_sizes_when_the_server_cannot(no_tokenize, tiny_tokeni
 def test_without_a_way_to_count_prompts_are_corpus_words(no_tokenize):
     pool = sizing.prompt_pool(kind("chat", 64), target(no_tokenize), seed=3)
     assert pool.sized_by == sizing.WORDS and not pool.exact
-    prompt, requested = pool.draw(random.Random(0))
-    assert requested == 64 and len(prompt.split()) == 64
+    drawn = pool.draw(random.Random(0))
+    assert drawn.tokens == 64 and len(drawn.prompt.split()) == 64
 
 
 def test_a_fixed_prompt_is_not_sized(no_tokenize):
     spec = kind("completions", 64, prompt={"source": "text", "text": "hello there"})
     pool = sizing.prompt_pool(spec, target(no_tokenize), seed=4)
-    assert pool.sized_by is None and pool.draw(random.Random(0)) == ("hello there", None)
+    assert pool.sized_by is None
+    assert pool.draw(random.Random(0)) == sizing.Drawn("hello there", None)
 
 
 def refusal(spec: LlmKind, openai: str) -> str:
@@ -188,12 +189,12 @@ def test_lengths_no_prompt_can_have_are_one_clear_line(no_tokenize, tiny_tokeniz
 
 def test_an_answer_past_its_bound_is_refused_not_read():
     async def flood(request):
-        return Response(b"[" + b"0," * sizing.MAX_ANSWER_BYTES + b"0]")
+        return Response(b"[" + b"0," * counters.MAX_ANSWER_BYTES + b"0]")
 
     with serve_in_thread(Starlette(routes=[Route("/tokenize", flood, methods=["POST"])])) as url:
         assert refusal(kind("completions", 64), url) == (
             "input_tokens: sizing prompts in the server's tokens: POST /tokenize answered "
-            f"more than {sizing.MAX_ANSWER_BYTES:,} bytes"
+            f"more than {counters.MAX_ANSWER_BYTES:,} bytes"
         )
 
 
