@@ -120,7 +120,8 @@ class Sweep(Profile):
     until one holds or the floor (`min_rps`, or 1 in flight) is passed. In bisect mode,
     then halve the gap between the highest level that held and the lowest that did not
     until it is within `precision` of the latter. At most `max_steps` steps in all; a
-    step cut short ends the search. The capacity is the highest level that held."""
+    step cut short ends the search. The capacity is the highest rate that held; over
+    concurrency, the highest rate achieved at a level that held (and that level)."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.name = scenario.name
@@ -212,11 +213,16 @@ class Sweep(Profile):
 
     def finding(self) -> Finding:
         """The step at the capacity is the headline; without one, the last step."""
-        best = max(self.passed) if self.passed else None
+        best = max(self.passed, key=self._worth) if self.passed else None
         headline = self.steps.index(self.at_level[best]) if best is not None else -1
         capacity = best if self.rates or best is None else self.achieved[best]
         concurrency = None if self.rates or best is None else int(best)
         return Finding(headline, True, capacity, concurrency, self._note(best))
+
+    def _worth(self, level: float) -> float:
+        """What a level that held is worth as a capacity: a rate itself; a concurrency
+        the rate achieved at it (more in flight may achieve less on a busy target)."""
+        return level if self.rates else self.achieved[level]
 
     def _note(self, best: float | None) -> str:
         unit = "req/s" if self.rates else "in flight"

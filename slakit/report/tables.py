@@ -173,8 +173,8 @@ def capacity_text(report: Report) -> str:
     elif report.capacity_concurrency is not None:
         found = (
             f"Capacity: {fmt_value(report.capacity_rps, 'per_second')} achieved at "
-            f"{report.capacity_concurrency:,} in flight, the highest concurrency at which "
-            "every SLO held."
+            f"{report.capacity_concurrency:,} in flight, the highest rate achieved at a "
+            "concurrency at which every SLO held."
         )
     else:
         found = (

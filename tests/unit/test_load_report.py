@@ -20,7 +20,7 @@ def test_a_concurrency_sweep_reads_by_requests_in_flight() -> None:
     text = render_markdown(report)
     assert "| 1 in flight |" in text and "| 4 in flight |" in text
     assert "| Note |" in text and "saturated: 40 more requests due |" in text
-    assert "Capacity: 8/s achieved at 4 in flight, the highest concurrency" in text
+    assert "Capacity: 8/s achieved at 4 in flight, the highest rate achieved at a" in text
     assert "The throughput step reached 12 req/s." in text
     html = render_html(report)
     assert "4 in flight" in html and "saturated: 40 more requests due" in html

@@ -177,6 +177,15 @@ def test_a_concurrency_sweep_is_closed_loop_at_each_level() -> None:
     assert (finding.capacity_rps, finding.capacity_concurrency, finding.headline) == (12, 4, 2)
 
 
+def test_a_concurrency_sweep_s_capacity_is_the_most_achieved_at_a_level_that_held() -> None:
+    """Measured on the embedded stack: 8 in flight achieved 23.2 req/s, 16 only 19.9."""
+    achieved = {1: 4.6, 2: 8.2, 4: 13.2, 8: 23.2, 16: 19.9}
+    profile = _sweep(over="concurrency", concurrency=[1, 2, 4, 8, 16])
+    _drive(profile, bool, achieves=lambda s: achieved[s.concurrency])
+    finding = profile.finding()
+    assert (finding.capacity_rps, finding.capacity_concurrency, finding.headline) == (23.2, 8, 3)
+
+
 def test_a_concurrency_sweep_bisects_whole_levels_and_steps_down() -> None:
     bisect = _sweep(over="concurrency", concurrency=[8, 32], mode="bisect", precision=0.01)
     assert [s.concurrency for s in _drive(bisect, lambda c: c <= 13)] == [8, 32, 20, 14, 11, 12, 13]
