@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what slakit needs on a bare machine of this kind, idempotently and cached:
 #   Debian packages (Prometheus, Alertmanager, promtool, the community ES exporter,
-#   Chromium, Java, Maven), and one Python venv with pinned packages (real vLLM on CPU).
+#   Chromium, Java, Maven, HAProxy in front of engine replicas), and one Python venv with
+#   pinned packages (real vLLM on CPU).
 # The venv lives in the cache, keyed by the hash of the requirement files, so a fresh
 # clone re-uses it; .venv in the clone is a symlink to it. Re-running takes seconds.
 set -euo pipefail
@@ -18,7 +19,7 @@ for pair in prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
             prometheus-elasticsearch-exporter:prometheus-elasticsearch-exporter \
             chromium:chromium chromedriver:chromium-driver java:openjdk-17-jre-headless \
-            mvn:maven unzip:unzip tcpdump:tcpdump; do
+            mvn:maven unzip:unzip tcpdump:tcpdump haproxy:haproxy; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

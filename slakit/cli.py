@@ -64,6 +64,10 @@ def stack_up(
     engine: Annotated[
         str | None, typer.Option(help="vllm (real, default) or sim (simulated, for fault tests)")
     ] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option(help="Engine instances [default: 1]; more than one run behind HAProxy"),
+    ] = None,
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
@@ -72,7 +76,7 @@ def stack_up(
     what it started, exits 1."""
     from slakit.stack import supervisor
 
-    cfg = _stack_config(config, state_dir, engine=engine)
+    cfg = _stack_config(config, state_dir, engine=engine, replicas=replicas)
     parts = supervisor.up(cfg)
     table = Table(title="slakit stack is up")
     table.add_column("part")

@@ -29,14 +29,18 @@ from slakit.yamlconf import load_model
 
 def _embedded(scenario: Scenario, spec: EmbeddedTarget) -> tuple[StackConfig, bool]:
     """The embedded stack for this run: reuse a matching one, else bring it up."""
-    cfg = load_stack_config(None, engine=spec.engine, sim={**_sim_defaults(), **spec.sim})
+    cfg = load_stack_config(
+        None, engine=spec.engine, sim={**_sim_defaults(), **spec.sim}, replicas=spec.replicas
+    )
     running = supervisor.running_engine(cfg)
     if running is not None:
-        engine, sim = running
-        if engine != spec.engine or (engine == "sim" and sim != cfg.sim.model_dump()):
+        engine, sim, replicas = running
+        other_sim = engine == "sim" and sim != cfg.sim.model_dump()
+        if engine != spec.engine or other_sim or replicas != spec.replicas:
             raise InputError(
                 f"target: the embedded stack in {cfg.state_dir} runs engine {engine!r} "
-                f"with other settings than this scenario needs ({spec.engine!r}); "
+                f"({replicas} replicas) with other settings than this scenario needs "
+                f"({spec.engine!r}, {spec.replicas}); "
                 "run `slakit stack down` first, or use another SLAKIT_STACK_STATE_DIR"
             )
         return cfg, False

@@ -40,6 +40,7 @@ _DEFAULTS = StackConfig().model_dump(
         "alertmanager",
         "webhook",
         "exporters",
+        "balancer",
     }
 )
 
@@ -54,7 +55,9 @@ def stack_config(state_dir: Path, engine: str = "vllm", shift: int = 0, **extra)
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """Environment that points `slakit` (and an `embedded` scenario target) at `cfg`'s stack."""
     env = {"SLAKIT_STACK_STATE_DIR": str(cfg.state_dir), "SLAKIT_STACK_ENGINE": cfg.engine}
-    env.update({variable: str(port) for port, variable in ports(cfg).values()})
+    env["SLAKIT_STACK_REPLICAS"] = str(cfg.replicas)
+    for port, variable in ports(cfg).values():
+        env.setdefault(variable, str(port))  # replicas share the engine's: replica 1's port
     return env
 
 

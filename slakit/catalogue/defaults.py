@@ -18,7 +18,9 @@ HOST = "127.0.0.1"
 PORTS = {
     "elasticsearch": 19200,
     "elasticsearch_transport": 19300,
-    "engine": 18000,  # vLLM or the simulated engine: one at a time
+    "engine": 18000,  # vLLM or the simulated engine: one at a time; replica i at 18000 + i - 1
+    "balancer": 18070,  # HAProxy in front of the engine replicas (`stack up --replicas N`)
+    "balancer_stats": 18071,  # HAProxy's Prometheus exporter, stats page and health
     "gateway": 18080,
     "prometheus": 19090,
     "alertmanager": 19093,

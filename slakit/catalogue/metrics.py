@@ -159,3 +159,9 @@ SLO_PERIOD_DAYS = "slakit:slo_time_period:days"  # the budget window
 SLO_PERIOD_BURN_RATE = "slakit:slo_period_burn_rate:ratio"  # budget-window ratio / budget
 SLO_BUDGET_REMAINING = "slakit:slo_period_error_budget_remaining:ratio"  # 1 - the above
 SLO_INFO = "slakit:slo_info"  # 1, labels: slo, objective, sli, window
+
+# --- engine replicas behind HAProxy (`stack up --replicas N`; HAProxy 2.6's own exporter) --
+REPLICA_LABEL = "replica"  # the scrape label of each engine replica: "1", "2", ...
+BALANCER_JOB = "balancer"  # Prometheus job of HAProxy's exporter
+HAPROXY_SERVER_STATUS = "haproxy_server_status"  # 1 for the `state` a server is in, else 0
+HAPROXY_STATE_LABEL = "state"  # UP, DOWN (failed checks or the breaker), MAINT (drained), ...

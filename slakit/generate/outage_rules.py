@@ -17,6 +17,7 @@ from slakit.catalogue import metrics as names
 from slakit.generate.checks import RATE_WINDOW, Case, Check, Clock, Enabled, Series, num, sel
 from slakit.generate.spec import Resources
 from slakit.stack import monitoring
+from slakit.stack.balancer import BACKEND, server_name
 from slakit.stack.config import StackConfig
 from slakit.units import prom_duration
 
@@ -160,7 +161,42 @@ def outage_checks(res: Resources, clock: Clock) -> list[Check]:
             [Series(sel(names.GPU_NVML_UP, GPU_EXPORTER), 1), Series(sel(names.GPU_UP, gpu_up), 1)]
         ],
     )
+    _replica_down(res, checks)
     return checks.checks
+
+
+BALANCED = {"instance": "balancer:8405", "job": names.BALANCER_JOB, "proxy": BACKEND}
+
+
+def _replica_down(res: Resources, checks: Enabled) -> None:
+    """An engine replica the balancer took out of the pool: fewer replicas serve (a ticket;
+    all of them out fails the canary, which pages). A drained one (MAINT) is not out."""
+    down = {names.HAPROXY_STATE_LABEL: "DOWN"}
+    one, other = ({**BALANCED, "server": server_name(i)} for i in (1, 2))
+    checks.add(
+        res.engine_replica_down,
+        alert="EngineReplicaDown",
+        expr=f"{sel(names.HAPROXY_SERVER_STATUS, down)} == 1",
+        summary="The balancer took engine replica {{ $labels.server }} out of the pool",
+        description="HAProxy marks the replica DOWN: its /health checks fail or its circuit "
+        "breaker opened on consecutive failed responses; the other replicas carry its load.",
+        runbook="`slakit stack status` (is the replica's process alive?), the replica's log, "
+        "then the balancer's log: its DOWN line gives the reason (Layer4 connection problem: "
+        "the process is gone; Health analyze: consecutive errors opened the breaker).",
+        ranged=False,
+        fires=[
+            Case(
+                [
+                    Series(sel(names.HAPROXY_SERVER_STATUS, {**one, **down}), 1),
+                    Series(sel(names.HAPROXY_SERVER_STATUS, {**other, **down}), 0),
+                ],
+                {**one, **down},
+            )
+        ],
+        healthy=[
+            [Series(sel(names.HAPROXY_SERVER_STATUS, {**s, **down}), 0) for s in (one, other)]
+        ],
+    )
 
 
 def _canary(failing: float, passing: float, up: float) -> Case:

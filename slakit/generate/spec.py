@@ -248,6 +248,13 @@ class GpuDown(ResourceRule):
     severity: Severity = "ticket"
 
 
+class EngineReplicaDown(ResourceRule):
+    """The balancer took an engine replica out: its checks fail or its breaker opened."""
+
+    for_: PromDuration = Field(60, alias="for")
+    severity: Severity = "ticket"
+
+
 class Resources(Strict):
     """Threshold rules on causes (resources, health), beside the SLOs' symptom alerts."""
 
@@ -269,6 +276,7 @@ class Resources(Strict):
     es_canary_failing: CanaryFailing = CanaryFailing()
     es_index_freshness: EsIndexFreshness = EsIndexFreshness()
     gpu_down: GpuDown = GpuDown()
+    engine_replica_down: EngineReplicaDown = EngineReplicaDown()
 
 
 # --- the spec ----------------------------------------------------------------------------

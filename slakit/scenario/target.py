@@ -13,6 +13,7 @@ from pydantic import (
 
 from slakit.catalogue.defaults import MODEL
 from slakit.scenario.fields import HttpUrl, Strict
+from slakit.stack.config import MAX_REPLICAS
 
 
 class ExplicitTarget(Strict):
@@ -41,6 +42,9 @@ class EmbeddedTarget(Strict):
 
     embedded: Literal[True] = True
     engine: Literal["vllm", "sim"] = "vllm"
+    replicas: int = Field(
+        1, ge=1, le=MAX_REPLICAS, description="engine instances; more than one: behind HAProxy"
+    )
     keep: bool = Field(True, description="leave a stack this run started running afterwards")
     sim: dict[str, float] = Field(
         default_factory=dict, description="sim engine settings (ttft_ms, error_rate, ...)"

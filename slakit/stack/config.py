@@ -29,7 +29,7 @@ class _Part(BaseModel):
 
     port: Port
 
-    @field_validator("port")
+    @field_validator("port", "stats_port", check_fields=False)
     @classmethod
     def _port(cls, value: int) -> int:
         if not 1024 <= value <= 65535:
@@ -64,6 +64,30 @@ class SimConfig(_Part):
     stall_rate: float = Field(0.0, ge=0, le=1)
     stall_s: float = Field(5.0, ge=0)
     start_timeout_s: float = 30
+
+
+MAX_REPLICAS = 8
+"""Engine replicas `stack up --replicas` starts at most: their ports are the engine's + 0..7."""
+
+
+class BalancerConfig(_Part):
+    """HAProxy in front of the engine replicas when there are several (`slakit.stack.balancer`):
+    least connections, active checks of `/health`, and a circuit breaker on responses."""
+
+    port: Port = PORTS["balancer"]
+    stats_port: Port = PORTS["balancer_stats"]
+    check_interval_s: float = Field(1.0, gt=0, description="active /health check period")
+    rise: int = Field(2, ge=1, description="passed checks that bring an instance back")
+    fall: int = Field(2, ge=1, description="failed checks that take an instance out")
+    error_limit: int = Field(
+        5, ge=1, description="consecutive failed responses that open the breaker (seed 004)"
+    )
+    retries: int = Field(2, ge=0, description="tries on another instance before any answer")
+    connect_timeout_s: float = Field(
+        0.2, gt=0, description="connect limit; HAProxy also waits min(this, 1 s) to retry"
+    )
+    timeout_s: float = Field(300, gt=0, description="idle limit of a request or a stream")
+    start_timeout_s: float = 15
 
 
 class GatewayConfig(_Part):
@@ -125,9 +149,13 @@ class StackConfig(ServiceSettings):
     cache_dir: Path = Field(default_factory=cache_dir)
     host: str = "127.0.0.1"
     engine: Literal["vllm", "sim"] = "vllm"
+    replicas: int = Field(
+        1, ge=1, le=MAX_REPLICAS, description="engine instances; more than one: behind HAProxy"
+    )
     elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
     vllm: VllmConfig = VllmConfig()
     sim: SimConfig = SimConfig()
+    balancer: BalancerConfig = BalancerConfig()
     gateway: GatewayConfig = GatewayConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
@@ -148,7 +176,17 @@ class StackConfig(ServiceSettings):
 
     @property
     def engine_port(self) -> int:
+        """The engine's port; replica i (from 1) listens on this + i - 1."""
         return self.vllm.port if self.engine == "vllm" else self.sim.port
+
+    @property
+    def replica_ports(self) -> list[int]:
+        return [self.engine_port + i for i in range(self.replicas)]
+
+    @property
+    def engine_url(self) -> str:
+        """Where generation goes: the one engine, or the balancer in front of several."""
+        return self.url(self.balancer.port if self.replicas > 1 else self.engine_port)
 
     def url(self, port: int) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

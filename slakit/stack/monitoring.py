@@ -11,12 +11,13 @@ from pathlib import Path
 
 import yaml
 
+from slakit.catalogue import metrics as names
 from slakit.errors import StackError
 from slakit.stack.config import StackConfig
 from slakit.stack.process import PartSpec
 
 
-def _binary(*names: str) -> str:
+def binary(*names: str) -> str:
     for name in names:
         if path := shutil.which(name):
             return path
@@ -25,7 +26,8 @@ def _binary(*names: str) -> str:
 
 def scrape_targets(cfg: StackConfig) -> dict[str, str]:
     """Prometheus job name -> host:port. The engine's job is `vllm` for both engines so
-    rules and dashboards need no second name; the `engine` label tells them apart."""
+    rules and dashboards need no second name; the `engine` label tells them apart. Several
+    replicas: this is replica 1's, and HAProxy's exporter is the `balancer` job."""
     host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
     return {
         "prometheus": f"{host}:{cfg.prometheus.port}",
@@ -35,7 +37,23 @@ def scrape_targets(cfg: StackConfig) -> dict[str, str]:
         "gpu-exporter": f"{host}:{cfg.exporters.gpu.port}",
         "es-exporter": f"{host}:{cfg.exporters.elasticsearch.port}",
         "inference-exporter": f"{host}:{cfg.exporters.inference.port}",
-    }
+    } | ({names.BALANCER_JOB: f"{host}:{cfg.balancer.stats_port}"} if cfg.replicas > 1 else {})
+
+
+def _static_configs(cfg: StackConfig, job: str, target: str) -> list[dict]:
+    """One job's targets; the engine's, one per replica, each with its own `replica` label."""
+    if job != "vllm":
+        return [{"targets": [target], "labels": {}}]
+    if cfg.replicas == 1:
+        return [{"targets": [target], "labels": {"engine": cfg.engine}}]
+    host = target.rsplit(":", 1)[0]
+    return [
+        {
+            "targets": [f"{host}:{port}"],
+            "labels": {"engine": cfg.engine, names.REPLICA_LABEL: str(i)},
+        }
+        for i, port in enumerate(cfg.replica_ports, 1)
+    ]
 
 
 def rules_dir(cfg: StackConfig) -> Path:
@@ -46,8 +64,7 @@ def prometheus_config(cfg: StackConfig) -> dict:
     host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
     jobs = []
     for job, target in scrape_targets(cfg).items():
-        labels = {"engine": cfg.engine} if job == "vllm" else {}
-        jobs.append({"job_name": job, "static_configs": [{"targets": [target], "labels": labels}]})
+        jobs.append({"job_name": job, "static_configs": _static_configs(cfg, job, target)})
     return {
         "global": {
             "scrape_interval": cfg.prometheus.scrape_interval,
@@ -93,7 +110,7 @@ def prometheus_spec(cfg: StackConfig) -> PartSpec:
     return PartSpec(
         name="prometheus",
         argv=[
-            _binary("prometheus"),
+            binary("prometheus"),
             f"--config.file={config}",
             f"--storage.tsdb.path={base / 'data'}",
             "--storage.tsdb.retention.time=7d",
@@ -116,7 +133,7 @@ def alertmanager_spec(cfg: StackConfig) -> PartSpec:
     return PartSpec(
         name="alertmanager",
         argv=[
-            _binary("prometheus-alertmanager", "alertmanager", "prometheus-alertmanager"),
+            binary("prometheus-alertmanager", "alertmanager", "prometheus-alertmanager"),
             f"--config.file={config}",
             f"--storage.path={base / 'data'}",
             f"--web.listen-address={cfg.host}:{cfg.alertmanager.port}",

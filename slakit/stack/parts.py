@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from slakit.stack import elasticsearch, monitoring, placement, vllm
+from slakit.stack import balancer, elasticsearch, monitoring, placement, vllm
 from slakit.stack.config import ExporterConfig, StackConfig
 from slakit.stack.process import PartSpec
 
@@ -24,7 +25,7 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
             "--port",
             str(cfg.gateway.port),
             "--engine-url",
-            cfg.url(cfg.engine_port),
+            cfg.engine_url,
             "--es-url",
             cfg.url(cfg.elasticsearch.port),
             "--index",
@@ -124,8 +125,10 @@ def alerts_file(cfg: StackConfig) -> Path:
     return cfg.state_dir / "alerts.jsonl"
 
 
+Part = tuple[str, Callable[[StackConfig], PartSpec], tuple[str, ...]]
+
 # Start order. Each entry: (part name, spec builder, names it must wait for first).
-PARTS: list[tuple[str, Callable[[StackConfig], PartSpec], tuple[str, ...]]] = [
+PARTS: list[Part] = [
     ("elasticsearch", elasticsearch.spec, ()),
     ("engine", vllm.engine_spec, ()),
     ("webhook", webhook_spec, ()),
@@ -142,6 +145,25 @@ PARTS: list[tuple[str, Callable[[StackConfig], PartSpec], tuple[str, ...]]] = [
 ]
 
 
+def parts_for(cfg: StackConfig) -> list[Part]:
+    """PARTS for this config: with `replicas` > 1 the engine is that many replicas
+    (`engine-1`, ...) and the balancer in front of them, which whoever waited for the
+    engine now waits for."""
+    if cfg.replicas == 1:
+        return PARTS
+    replicas = [
+        (f"engine-{i}", partial(vllm.engine_spec, replica=i), ())
+        for i in range(1, cfg.replicas + 1)
+    ]
+    out: list[Part] = []
+    for key, build, deps in PARTS:
+        if key == "engine":
+            out += [*replicas, ("balancer", balancer.spec, tuple(k for k, _, _ in replicas))]
+        else:
+            out.append((key, build, tuple("balancer" if d == "engine" else d for d in deps)))
+    return out
+
+
 def ports(cfg: StackConfig) -> dict[str, tuple[int, str]]:
     """Every loopback port the stack will listen on: owner -> (port, variable to move it)."""
     fields = {
@@ -156,6 +178,8 @@ def ports(cfg: StackConfig) -> dict[str, tuple[int, str]]:
         "es-exporter": ("exporters.elasticsearch", "port"),
         "inference-exporter": ("exporters.inference", "port"),
     }
+    if cfg.replicas > 1:
+        fields |= {"balancer": ("balancer", "port"), "balancer stats": ("balancer", "stats_port")}
     out = {}
     for owner, (path, field) in fields.items():
         part = cfg
@@ -163,4 +187,8 @@ def ports(cfg: StackConfig) -> dict[str, tuple[int, str]]:
             part = getattr(part, name)
         env = "SLAKIT_STACK_" + "__".join([*path.upper().split("."), field.upper()])
         out[owner] = (getattr(part, field), env)
+    if cfg.replicas > 1:
+        port, env = out.pop(cfg.engine)
+        for i in range(1, cfg.replicas + 1):
+            out[f"{cfg.engine}-{i}"] = (cfg.replica_ports[i - 1], env)  # replica 1's, +1 each
     return out

@@ -16,7 +16,7 @@ from rich.console import Console
 from slakit.errors import StackError
 from slakit.stack import corpus, placement, process
 from slakit.stack.config import StackConfig
-from slakit.stack.parts import PARTS, ports
+from slakit.stack.parts import parts_for, ports
 from slakit.stack.process import PartSpec
 
 console = Console(stderr=True)
@@ -49,19 +49,49 @@ def read_state(cfg: StackConfig) -> list[RunningPart]:
     return [RunningPart(**p) for p in _state(cfg).get("parts", [])]
 
 
-def running_engine(cfg: StackConfig) -> tuple[str, dict] | None:
-    """(engine, sim settings) of the stack recorded in the state dir, if every part runs."""
+def running_engine(cfg: StackConfig) -> tuple[str, dict, int] | None:
+    """(engine, sim settings, replicas) of the stack recorded in the state dir, if every
+    part runs."""
     state = _state(cfg)
     parts = [RunningPart(**p) for p in state.get("parts", [])]
-    if len(parts) != len(PARTS) or not all(process.is_running(p.pid) for p in parts):
+    replicas = state.get("replicas", 1)
+    expected = len(parts_for(cfg.model_copy(update={"replicas": replicas})))
+    if len(parts) != expected or not all(process.is_running(p.pid) for p in parts):
         return None
-    return state.get("engine", "vllm"), state.get("sim", {})
+    return state.get("engine", "vllm"), state.get("sim", {}), replicas
+
+
+def running_config(cfg: StackConfig) -> StackConfig:
+    """`cfg` as the stack in its state dir was started: its engine, sim settings, replicas
+    (what a replica restarted later must be started with); `cfg` if none is recorded."""
+    state = _state(cfg)
+    if not state:
+        return cfg
+    update = {"engine": state["engine"], "replicas": state.get("replicas", 1)}
+    return cfg.model_copy(update={**update, "sim": type(cfg.sim)(**state["sim"])})
+
+
+def record_part(cfg: StackConfig, part: RunningPart) -> None:
+    """Replace the recorded part of the same name (a replica restarted under a new PID)."""
+    _write_state(cfg, [part if p.part == part.part else p for p in read_state(cfg)])
+
+
+def wait_healthy(spec: PartSpec, pid: int, started_at: float) -> None:
+    """Until the part started at `started_at` answers its health check; StackError if it
+    exits or its start timeout passes first."""
+    while not process.check_health(spec):
+        if not process.is_running(pid):
+            raise _failure(spec, "the process exited")
+        if time.time() - started_at > spec.timeout_s:
+            raise _failure(spec, f"no healthy answer within {spec.timeout_s:.0f} s")
+        time.sleep(0.5)
 
 
 def _write_state(cfg: StackConfig, parts: list[RunningPart]) -> None:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "engine": cfg.engine,
+        "replicas": cfg.replicas,
         "sim": cfg.sim.model_dump(),
         "parts": [asdict(p) for p in parts],
     }
@@ -127,7 +157,7 @@ def up(cfg: StackConfig) -> list[RunningPart]:
     """
     running = [p for p in read_state(cfg) if process.is_running(p.pid)]
     if running:
-        if len(running) == len(PARTS):
+        if len(running) == len(parts_for(cfg)):
             console.print("[green]stack already up[/green]")
             return running
         raise StackError(
@@ -141,7 +171,7 @@ def up(cfg: StackConfig) -> list[RunningPart]:
     t0 = time.monotonic()
     try:
         with console.status("starting the stack") as status:
-            pending = list(PARTS)
+            pending = list(parts_for(cfg))
             while pending:
                 ready = [p for p in pending if all(d in healthy for d in p[2])]
                 for key, build, _deps in ready:

@@ -14,11 +14,12 @@ from slakit.stack.placement import engine_cores
 from slakit.stack.process import PartSpec
 
 
-def spec(cfg: StackConfig) -> PartSpec:
+def spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
     v = cfg.vllm
-    url = cfg.url(v.port)
+    port, name = _replica(cfg, "vllm", replica)
+    url = cfg.url(port)
     return PartSpec(
-        name="vllm",
+        name=name,
         argv=[
             sys.executable,
             "-m",
@@ -34,10 +35,10 @@ def spec(cfg: StackConfig) -> PartSpec:
             "--host",
             cfg.host,
             "--port",
-            str(v.port),
+            str(port),
         ],
         url=url,
-        log=cfg.state_dir / "logs" / "vllm.log",
+        log=cfg.state_dir / "logs" / f"{name}.log",
         health_url=f"{url}/v1/models",
         timeout_s=v.start_timeout_s,
         env={
@@ -48,12 +49,13 @@ def spec(cfg: StackConfig) -> PartSpec:
     )
 
 
-def sim_spec(cfg: StackConfig) -> PartSpec:
+def sim_spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
     """The simulated engine on the engine's port: same API, vLLM-named metrics."""
     s = cfg.sim
-    url = cfg.url(s.port)
+    port, name = _replica(cfg, "sim", replica)
+    url = cfg.url(port)
     return PartSpec(
-        name="sim",
+        name=name,
         argv=[
             sys.executable,
             "-m",
@@ -61,7 +63,7 @@ def sim_spec(cfg: StackConfig) -> PartSpec:
             "--host",
             cfg.host,
             "--port",
-            str(s.port),
+            str(port),
             "--model-name",
             cfg.vllm.served_model_name,
             "--max-model-len",
@@ -78,11 +80,19 @@ def sim_spec(cfg: StackConfig) -> PartSpec:
             str(s.stall_s),
         ],
         url=url,
-        log=cfg.state_dir / "logs" / "sim.log",
+        log=cfg.state_dir / "logs" / f"{name}.log",
         health_url=f"{url}/v1/models",
         timeout_s=s.start_timeout_s,
     )
 
 
-def engine_spec(cfg: StackConfig) -> PartSpec:
-    return spec(cfg) if cfg.engine == "vllm" else sim_spec(cfg)
+def _replica(cfg: StackConfig, engine: str, replica: int | None) -> tuple[int, str]:
+    """(port, part name) of the one engine (`replica` None) or of replica `replica` of several."""
+    if replica is None:
+        return cfg.engine_port, engine
+    return cfg.replica_ports[replica - 1], f"{engine}-{replica}"
+
+
+def engine_spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
+    """The engine, or replica `replica` (from 1) of several behind the balancer."""
+    return spec(cfg, replica) if cfg.engine == "vllm" else sim_spec(cfg, replica)

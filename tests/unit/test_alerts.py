@@ -176,7 +176,7 @@ def test_resource_rules_cover_the_thresholds_of_the_spec(generated: Path) -> Non
         "ElasticsearchHeapHigh", "InferenceLatencyHigh", "GatewayErrorRateHigh",
         "VllmQueueGrowing", "TargetDown", "InferenceCanaryFailing", "RagCanaryFailing",
         "ElasticsearchDown", "ElasticsearchCanaryFailing", "ElasticsearchIndexNotFresh",
-        "GpuDown",
+        "GpuDown", "EngineReplicaDown",
     }  # fmt: skip
     assert rules["ElasticsearchClusterRed"]["labels"]["severity"] == "page"
     assert rules["ElasticsearchClusterYellow"]["labels"]["severity"] == "ticket"
