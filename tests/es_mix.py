@@ -37,13 +37,9 @@ class Mix:
     """What was built, for assertions: documents per open index, deletes, unassigned
     replica shards (a single node places no replica)."""
 
-    docs: dict[str, int]
+    docs: dict[str, int]  # live documents of every open index
     deleted: dict[str, int]
     unassigned: int
-
-    @property
-    def open(self) -> tuple[str, ...]:
-        return tuple(self.docs)
 
 
 def _shards(i: int) -> tuple[int, int]:
