@@ -5,7 +5,7 @@ connection its pool kept, and the requests and failures it reported to Locust.
 
 PAUSE `stall` stalls the server (SERVER_PID) across its keep-alive deadline instead: it is
 stopped just before the deadline and resumed STALL_PAST_S after it, with the second request
-sent in between, once its connection idled past `connections.MAX_IDLE_S`. A child process,
+sent in between, once its connection idled past `KEEPALIVE_REUSE_S`. A child process,
 because Locust must monkey-patch before anything imports ssl (pytest has).
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-from slakit.load.connections import MAX_IDLE_S, SERVER_KEEPALIVE_S  # noqa: E402
+from slakit.catalogue.defaults import KEEPALIVE_REUSE_S, KEEPALIVE_S  # noqa: E402
 from slakit.load.samples import SampleWriter  # noqa: E402
 from slakit.load.users import build_plan, make_user  # noqa: E402
 from slakit.scenario import Scenario  # noqa: E402
@@ -35,7 +35,7 @@ from slakit.target import ResolvedTarget  # noqa: E402
 STALL_PAST_S = 0.5
 """The server stalls this long past its keep-alive deadline (a busy machine's core)."""
 STOP_BEFORE_S = 0.6
-"""It is stopped this long before the deadline, still after MAX_IDLE_S of idling."""
+"""It is stopped this long before the deadline, still after KEEPALIVE_REUSE_S of idling."""
 SCENARIO = {
     "name": "keepalive",
     "workload": [{"kind": "chat", "stream": True, "input_tokens": 16, "output_tokens": 4}],
@@ -67,11 +67,11 @@ def main(url: str, server_pid: int, pause: str) -> None:
         samples = [plan.send(user.client, 0.0)]
         idle_from, ports = time.monotonic(), [_pooled_port(user)]
         if pause == "stall":
-            _at(idle_from + SERVER_KEEPALIVE_S - STOP_BEFORE_S)
+            _at(idle_from + KEEPALIVE_S - STOP_BEFORE_S)
             os.kill(server_pid, signal.SIGSTOP)
-            _at(idle_from + MAX_IDLE_S + (SERVER_KEEPALIVE_S - MAX_IDLE_S) / 2)
+            _at(idle_from + KEEPALIVE_REUSE_S + (KEEPALIVE_S - KEEPALIVE_REUSE_S) / 2)
             request = gevent.spawn(plan.send, user.client, 0.0)
-            _at(idle_from + SERVER_KEEPALIVE_S + STALL_PAST_S)
+            _at(idle_from + KEEPALIVE_S + STALL_PAST_S)
             os.kill(server_pid, signal.SIGCONT)
             samples.append(request.get(timeout=10))
         else:

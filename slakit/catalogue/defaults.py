@@ -35,3 +35,14 @@ PORTS = {
 def url(part: str) -> str:
     """The default base URL of a part of the embedded stack on this machine."""
     return f"http://{HOST}:{PORTS[part]}"
+
+
+KEEPALIVE_S = 5.0
+"""How long the embedded stack's HTTP servers keep an idle connection open: uvicorn's
+default, which the gateway sets and vLLM (`VLLM_HTTP_TIMEOUT_KEEP_ALIVE`) and the
+simulated engine keep."""
+KEEPALIVE_MARGIN_S = 1.0
+"""How long such a server may stall past its keep-alive deadline without a client of it
+sending on the connection it is closing."""
+KEEPALIVE_REUSE_S = KEEPALIVE_S - KEEPALIVE_MARGIN_S
+"""The longest a client of these servers (the load, the gateway) reuses an idle connection."""

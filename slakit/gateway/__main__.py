@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from slakit.catalogue.defaults import KEEPALIVE_S
 from slakit.errors import InputError
 from slakit.gateway.app import create_app
 from slakit.gateway.settings import GatewaySettings
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=1,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=KEEPALIVE_S,  # what the load's and others' clients plan for
         proxy_headers=settings.trusted_proxies is not None,
         forwarded_allow_ips=settings.trusted_proxies,
     )

@@ -1,14 +1,15 @@
 """Keep-alive connections the load never sends on after the server may have closed them.
 
-A server closes an idle keep-alive connection once its timeout passes (uvicorn's 5 s, in
-the gateway and vLLM). A close that has already reached the client shows as a readable
-idle socket, and geventhttpclient's pool drops such a socket before sending. A close that
-has not reached it cannot be seen: a server that does not get the CPU when its timer
-falls due closes the connection late, on top of a request already sent (measured: a
-server stalled from 4.8 s to 5.3 s after its last response reset a request sent at
-4.9 s). That request was never the target's failure, yet it counted as a `connection`
-error. So a connection idle for longer than `MAX_IDLE_S` is closed and a new one opened
-before anything is sent: the only retry that cannot send a request twice.
+A server closes an idle keep-alive connection once its timeout passes
+(`catalogue.defaults.KEEPALIVE_S`: uvicorn's 5 s, in the gateway and vLLM). A close that
+has already reached the client shows as a readable idle socket, and geventhttpclient's
+pool drops such a socket before sending. A close that has not reached it cannot be seen:
+a server that does not get the CPU when its timer falls due closes the connection late,
+on top of a request already sent (measured: a server stalled from 4.8 s to 5.3 s after
+its last response reset a request sent at 4.9 s). That request was never the target's
+failure, yet it counted as a `connection` error. So a connection idle for longer than
+`KEEPALIVE_REUSE_S` is closed and a new one opened before anything is sent: the only
+retry that cannot send a request twice.
 """
 
 from __future__ import annotations
@@ -18,17 +19,11 @@ import weakref
 
 from geventhttpclient.client import HTTPClientPool
 
-SERVER_KEEPALIVE_S = 5.0
-"""The shortest keep-alive timeout of the servers slakit loads: uvicorn's default, which
-the gateway, vLLM (`VLLM_HTTP_TIMEOUT_KEEP_ALIVE`) and the simulated engine keep."""
-KEEPALIVE_MARGIN_S = 1.0
-"""How long a server may stall past its keep-alive deadline without a false error."""
-MAX_IDLE_S = SERVER_KEEPALIVE_S - KEEPALIVE_MARGIN_S
-"""A connection idle longer than this is reopened, never reused."""
+from slakit.catalogue.defaults import KEEPALIVE_REUSE_S
 
 
 class IdleLimit:
-    """One host's connection pool, whose connections idle past MAX_IDLE_S are closed
+    """One host's connection pool, whose connections idle past KEEPALIVE_REUSE_S are closed
     when taken (geventhttpclient hands out the most recently returned first, so each
     stale one found is older than the last)."""
 
@@ -41,7 +36,7 @@ class IdleLimit:
         while True:
             sock = self._pool.get_socket()  # alive as far as the socket can tell
             returned = self._returned.pop(sock, None)
-            if returned is None or time.monotonic() - returned <= MAX_IDLE_S:
+            if returned is None or time.monotonic() - returned <= KEEPALIVE_REUSE_S:
                 return sock  # new, or idle briefly enough to be open at the server
             self._pool.release_socket(sock)
 

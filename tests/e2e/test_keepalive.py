@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from slakit.load.connections import MAX_IDLE_S
+from slakit.catalogue.defaults import KEEPALIVE_REUSE_S
 from tests.servers import REPO, answers, free_port, stop, wait_until
 
 
@@ -54,7 +54,7 @@ def _two_requests(pause: str) -> dict:
 
 @pytest.mark.timeout(90)
 def test_a_connection_used_again_soon_stays_warm() -> None:
-    seen = _two_requests(str(MAX_IDLE_S / 4))
+    seen = _two_requests(str(KEEPALIVE_REUSE_S / 4))
     assert seen["errors"] == [None, None] and seen["statuses"] == [200, 200], seen
     assert seen["ports"][0] == seen["ports"][1], seen  # the same connection
     assert (seen["requests"], seen["failures"]) == (2, 0), seen
