@@ -38,6 +38,7 @@ from slakit.report.model import (
 )
 from slakit.scenario import Scenario
 from slakit.stack.config import StackConfig
+from slakit.stack.fault_outcomes import outcomes, read_faults
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget
@@ -164,6 +165,7 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         search_note=finding.note,
         limits=explain(head.slos, kinds, load, signals, points),
         alerts=_alerts(run.stack_cfg, started),
+        faults=outcomes(read_faults([run.run_dir / m.step.dir for m in steps]), samples, started),
         measurement=measurement,
         scrape=scrape,
         verdict=verdict,

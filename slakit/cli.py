@@ -142,6 +142,42 @@ def stack_down(
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
+@stack_app.command("restart-instance")
+def stack_restart_instance(
+    replica: Annotated[
+        int | None, typer.Argument(help="Replica number (1..N); none: every one in turn")
+    ] = None,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Restart engine replicas without failing a request (as a model update would): each
+    is drained through the balancer, stopped, started, and put back once it is UP."""
+    from slakit.stack import instances, supervisor
+
+    cfg = supervisor.running_config(_stack_config(config, state_dir))
+    events = (
+        instances.rolling_restart(cfg) if replica is None else [instances.restart(cfg, replica)]
+    )
+    for e in events:
+        out.print(f"replica {e.replica}: drained and back in the pool in {e.back_at - e.at:.1f} s")
+
+
+@stack_app.command("kill-instance")
+def stack_kill_instance(
+    replica: Annotated[int, typer.Argument(help="Replica number (1..N)")],
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """SIGKILL one engine replica (an outage, for failover drills); returns once the
+    balancer took it out. `restart-instance` brings it back."""
+    from slakit.stack import instances, supervisor
+
+    e = instances.kill(supervisor.running_config(_stack_config(config, state_dir)), replica)
+    out.print(
+        f"replica {e.replica} (pid {e.pid}) killed; out of the pool after {e.out_at - e.at:.2f} s"
+    )
+
+
 @stack_app.command("logs")
 def stack_logs(
     part: Annotated[
@@ -233,6 +269,8 @@ def _print_verdict(report) -> None:
         cells = (_inert(r.name), _inert(r.objective), _inert(r.detail), str(r.samples))
         table.add_row(*cells, f"[{c}]{r.verdict}[/{c}]")
     out.print(table)
+    for fault in report.faults:
+        out.print(f"  fault: {_inert(describe(fault))}")
     for finding in report.limits:
         out.print(f"  limited by: {_inert(describe(finding))}")
 

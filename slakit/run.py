@@ -19,7 +19,7 @@ from slakit.repeat import combined_report, one_run, run_dir_name
 from slakit.report.model import Report
 from slakit.report.writer import write_reports
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario, load_scenario
-from slakit.stack import supervisor
+from slakit.stack import fault_driver, supervisor
 from slakit.stack.config import StackConfig, load_stack_config
 from slakit.target import check_reachable, from_explicit, from_stack
 from slakit.wire.capture import Capture
@@ -106,7 +106,10 @@ def _run(scenario, path, target, run_dir, stack_cfg, ports) -> Report:
     steps: list[Measured] = []
     while (step := profile.next_step(steps[-1].outcome if steps else None)) is not None:
         out = run_dir / step.dir
-        with Capture(out, ports) if ports else nullcontext() as capture:
+        with (
+            Capture(out, ports) if ports else nullcontext() as capture,
+            fault_driver.injected(scenario.faults, stack_cfg, out),
+        ):
             result = run_step(for_step(scenario, len(steps)), target, out, step)
         steps.append(judge_step(run, step, result, capture))
     return build_report(run, steps, profile.finding())

@@ -3,10 +3,12 @@ the Markdown and HTML reports and the terminal alike (the report stores values o
 
 from __future__ import annotations
 
+import time
 from functools import singledispatch
 
 from slakit.report.model import (
     Correlated,
+    FaultSeen,
     KvCacheFull,
     QueueRising,
     RateNotKept,
@@ -70,3 +72,27 @@ def _(f: Correlated) -> str:
 @describe.register
 def _(f: TextFinding) -> str:
     return f.text
+
+
+@describe.register
+def _(f: FaultSeen) -> str:
+    if f.error is not None:
+        return f"{f.action} of replica {f.replica} was not done: {f.error}"
+    when = f"{time.strftime('%H:%M:%S', time.gmtime(f.at))} UTC, +{f.offset_s:.1f} s into the load"
+    lost = f"{f.failed} request{'s' * (f.failed != 1)}"
+    if f.action == "kill":
+        return (
+            f"replica {f.replica} (pid {f.pid}) killed at {when}: the balancer took it out "
+            f"after {f.out_s:.2f} s (failover); {lost} lost"
+        )
+    if f.action == "restart":
+        return (
+            f"replica {f.replica} restarted at {when}: drained, restarted and back in the "
+            f"pool after {f.back_s:.1f} s; {lost} failed meanwhile"
+        )
+    opened = f"first after {f.out_s:.2f} s" if f.out_s is not None else "never"
+    return (
+        f"replica {f.replica} answered errors from {when}: its circuit breaker opened "
+        f"{f.opened} time{'s' * (f.opened != 1)} ({opened}); {lost} failed until it "
+        f"served cleanly again {f.back_s:.1f} s after the errors began"
+    )

@@ -82,5 +82,6 @@ def render_html(report: Report) -> str:
         capacity=capacity_text(report) if report.sweep else None,
         alerts=alert_table(report),
         limits=[describe(f) for f in report.limits],
+        faults=[describe(f) for f in report.faults],
         scenario_json=json.dumps(report.scenario, indent=2, sort_keys=True),
     )

@@ -100,6 +100,8 @@ def render_markdown(report: Report) -> str:
         lines += _section(
             "Sweep", [*md_table(sweep_table(report)), "", md_text(capacity_text(report))]
         )
+    if report.faults:
+        lines += _section("Faults injected", _bullets([describe(f) for f in report.faults]))
     if report.limits:
         lines += _section("What limited it", _bullets([describe(f) for f in report.limits]))
     alerts = alert_table(report)

@@ -281,6 +281,24 @@ class Correlated(BaseModel):
     r: float
 
 
+class FaultSeen(BaseModel):
+    """A fault the scenario did to an engine replica (`faults:`) and what it cost: when the
+    balancer took the replica out and had it back, and the requests that failed from the
+    fault until then (`slakit.stack.fault_outcomes`)."""
+
+    kind: Literal["fault"] = "fault"
+    action: str  # kill | restart | errors
+    replica: int
+    pid: int | None = None
+    at: float | None = None  # wall clock of the kill, the drain's start, the errors' start
+    offset_s: float | None = None  # seconds after the load's start
+    out_s: float | None = None  # until the balancer sent it no more requests (failover)
+    back_s: float | None = None  # until it served again (restart; errors: breaker closed)
+    opened: int = 0  # errors: how often its breaker opened
+    failed: int = 0
+    error: str | None = None  # the fault could not be done: why
+
+
 class TextFinding(BaseModel):
     """A finding as words only: what reports written before findings were data hold."""
 
@@ -325,6 +343,7 @@ class Report(BaseModel):
     search_note: str = ""  # how the sweep went when it did more than step up (words)
     limits: list[Finding] = Field(default_factory=list)  # "what limited it"
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
+    faults: list[FaultSeen] = Field(default_factory=list)  # the scenario's `faults:`, done
     baseline_run_id: str | None = None
     measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
     repeats: RepeatSummary | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from slakit.scenario.faults import Fault
 from slakit.scenario.fields import _UNSAFE_IN_DIR_NAME, MAX_NAME_CHARS, Duration, Strict
 from slakit.scenario.load import Load, SweepLoad
 from slakit.scenario.objectives import Gate, Slo, parse_relative
@@ -68,6 +69,9 @@ class Scenario(Strict):
         description="run the scenario this many times; each SLO is then judged on its "
         "mean over the runs (or, with `gate.confidence`, its interval's pessimistic end)",
     )
+    faults: list[Fault] = Field(
+        default_factory=list, description="done to the embedded stack's engine replicas"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -97,6 +101,7 @@ class Scenario(Strict):
             seen.add(slo.name)
         self._repeat_fits()
         self._trace_fits()
+        self._faults_fit()
         if self.load.sweep:
             span, what = self.load.sweep.step_duration, "a sweep step"
             why = ": every step is judged after its own warm-up"
@@ -119,6 +124,33 @@ class Scenario(Strict):
                     ("workload", i),
                     "a trace replay sends each request with its row's input and output "
                     "lengths: every kind must be chat or completions with corpus prompts",
+                )
+
+    def _faults_fit(self) -> None:
+        """Faults are done to replicas the embedded stack runs, during one run's load."""
+        target = self.target
+        for i, fault in enumerate(self.faults):
+            if not isinstance(target, EmbeddedTarget) or target.replicas < 2:
+                raise FieldProblem(
+                    ("faults", i),
+                    "faults are done to engine replicas: the target must be `embedded` "
+                    "with `replicas: 2` or more",
+                )
+            if fault.replica > target.replicas:
+                raise FieldProblem(
+                    ("faults", i, "replica"),
+                    f"replica {fault.replica}: the target runs {target.replicas}",
+                )
+            if fault.action == "errors" and target.engine != "sim":
+                raise FieldProblem(
+                    ("faults", i, "action"),
+                    "errors are injected by the simulated engine: set `engine: sim`",
+                )
+            if self.repeat > 1 or self.load.sweep or fault.at >= self.total_duration():
+                raise FieldProblem(
+                    ("faults", i, "at"),
+                    "a fault happens once, during the load of a single run: "
+                    "`at` within the load's duration, no `repeat`, no sweep",
                 )
 
     def _repeat_fits(self) -> None:

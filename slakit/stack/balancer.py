@@ -11,7 +11,10 @@ the seeds ask for, and a Prometheus exporter built in:
   take an instance out, `rise` passes bring it back;
 - a circuit breaker: `error_limit` consecutive failed responses (5xx, resets, timeouts)
   open it (`on-error mark-down`); the active check is then the half-open probe, every
-  `check_interval_s`, and `rise` passes close it again;
+  `probe_interval_s` (`downinter`), and `rise` passes close it again. A passed check
+  counts as a success and restarts the count of consecutive failures (seen: 8 to 12
+  failed requests per opening with checks every second and 5 as the limit), so the
+  check of a replica in the pool is the slower one.
 - a request that could not reach an instance (refused, reset before any answer) is sent to
   another one (`retry-on`, `option redispatch`); one whose answer had begun is not;
 - a replica named by host (a deployment's) is resolved again while HAProxy runs, and one
@@ -58,9 +61,9 @@ def render(
 ) -> str:
     """HAProxy's config for replicas at `servers` (host:port, replica 1 first), the
     embedded stack's or a deployment's (`deploy/haproxy/`, from the same settings)."""
-    inter_ms = round(b.check_interval_s * 1000)
+    inter_ms, probe_ms = round(b.check_interval_s * 1000), round(b.probe_interval_s * 1000)
     checks = (
-        f"check inter {inter_ms} fastinter {inter_ms} downinter {inter_ms} rise {b.rise} "
+        f"check inter {inter_ms} fastinter {probe_ms} downinter {probe_ms} rise {b.rise} "
         f"fall {b.fall} observe layer7 error-limit {b.error_limit} on-error mark-down "
         "resolvers system init-addr last,libc,none"
     )

@@ -76,7 +76,12 @@ class BalancerConfig(_Part):
 
     port: Port = PORTS["balancer"]
     stats_port: Port = PORTS["balancer_stats"]
-    check_interval_s: float = Field(1.0, gt=0, description="active /health check period")
+    check_interval_s: float = Field(
+        2.0, gt=0, description="active /health check period of a replica in the pool"
+    )
+    probe_interval_s: float = Field(
+        1.0, gt=0, description="check period of one out or changing state: the half-open probe"
+    )
     rise: int = Field(2, ge=1, description="passed checks that bring an instance back")
     fall: int = Field(2, ge=1, description="failed checks that take an instance out")
     error_limit: int = Field(

@@ -38,6 +38,14 @@ from slakit.stack.config import SimConfig
 from slakit.stack.openai_errors import error_response
 from slakit.stack.vllm_metrics import define_metrics
 
+FAULTS_PATH = "/sim/faults"
+"""POST {"error_rate": 1.0} here: the simulator's faults, changed while it runs."""
+
+
+FAULT_FIELDS = ("error_rate", "stall_rate")
+"""The SimConfig fields `FAULTS_PATH` may change."""
+
+
 # OpenAI's /v1/completions default; vLLM's own chat default is all the room left.
 DEFAULT_MAX_TOKENS = 16
 DEFAULT_MAX_MODEL_LEN = 512
@@ -50,38 +58,33 @@ WORDS = (
 ).split()
 
 
-MAX_VOCABULARY = 1 << 17
-"""Distinct words /tokenize numbers; later new words share UNKNOWN's id (counts still hold)."""
-UNKNOWN = "<unk>"
-
-
 def _prompt_words(prompt: str) -> list[str]:
     """The simulator's prompt tokens: what `usage.prompt_tokens` and /tokenize count."""
     return prompt.split()
 
 
 class _Vocabulary:
-    """Token ids for /tokenize and /detokenize: one per word, given out as words are first
-    seen. Detokenized ids are words joined by spaces, which count as as many tokens."""
-
-    def __init__(self) -> None:
-        self._words = [UNKNOWN]
-        self._ids = {UNKNOWN: 0}
+    """Token ids for /tokenize and /detokenize: a word's id is its UTF-8 bytes read as one
+    number, so every replica of the simulator gives a word the same id (a prompt sized
+    on one and sent to another counts the same). Detokenized ids are words joined by
+    spaces, which count as as many tokens."""
 
     def encode(self, prompt: str) -> list[int]:
-        return [self._id(word) for word in _prompt_words(prompt)]
-
-    def _id(self, word: str) -> int:
-        if word not in self._ids and len(self._words) < MAX_VOCABULARY:
-            self._ids[word] = len(self._words)
-            self._words.append(word)
-        return self._ids.get(word, 0)
+        return [int.from_bytes(word.encode(), "big") for word in _prompt_words(prompt)]
 
     def decode(self, ids: object) -> str:
-        known = range(len(self._words))
-        if not isinstance(ids, list) or not all(type(i) is int and i in known for i in ids):
-            raise ValueError(f"`tokens` must be a list of token ids below {len(self._words)}")
-        return " ".join(self._words[i] for i in ids)
+        if not isinstance(ids, list) or not all(type(i) is int and i > 0 for i in ids):
+            raise ValueError("`tokens` must be a list of positive token ids")
+        words = []
+        for i in ids:
+            try:
+                word = i.to_bytes((i.bit_length() + 7) // 8, "big").decode()
+            except UnicodeDecodeError:
+                word = ""
+            if not word.isprintable() or word.split() != [word]:
+                raise ValueError(f"`tokens`: {i} is the id of no word of this simulator")
+            words.append(word)
+        return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,18 @@ def create_app(
     @app.get("/health")
     async def health() -> Response:
         return Response(status_code=200)
+
+    @app.post(FAULTS_PATH)
+    async def faults(request: Request) -> Response:
+        """Change the injected faults of this running engine (one replica of several)."""
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict) or not set(body) <= set(FAULT_FIELDS):
+                raise ValueError(f"expected an object of {', '.join(FAULT_FIELDS)}")
+            engine.cfg = SimConfig.model_validate({**engine.cfg.model_dump(), **body})
+        except ValueError as exc:
+            return error_response(400, "BadRequestError", str(exc))
+        return JSONResponse(engine.cfg.model_dump())
 
     @app.get("/metrics")
     async def metrics() -> Response:
