@@ -87,6 +87,12 @@ def plan(slo: Slo, max_factor: float) -> EventSlo:
             f"sli {slo.sli!r} is measured by the load generator, not Prometheus; "
             f"alerts can use {', '.join(alertable)}",
         )
+    elif sli.counted:
+        raise Unalertable(
+            "sli",
+            f"sli {slo.sli!r} is a share of tokens over a run window, with no failing "
+            "requests to spend a budget on; judge it in a scenario",
+        )
     elif not sli.histogram:
         raise Unalertable(
             "sli",

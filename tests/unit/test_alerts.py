@@ -243,6 +243,11 @@ BAD = {
         "slos:\n  - {name: q, sli: vllm_queue_length, aggregation: max, objective: '< 5'}\n",
         ":3: slos.0.sli: sli 'vllm_queue_length' is a gauge",
     ),
+    "window ratio sli": (
+        "slos:\n  - {name: p, sli: vllm_prefix_cache_hit_rate, aggregation: ratio, "
+        "objective: '> 50%'}\n",
+        ":3: slos.0.sli: sli 'vllm_prefix_cache_hit_rate' is a share of tokens over a run window",
+    ),
     "client sli": (
         "slos:\n  - name: t\n    sli: ttft\n    objective: '< 5s'\n",
         ":4: slos.0.sli: sli 'ttft' is measured by the load generator",
