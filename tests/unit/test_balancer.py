@@ -82,3 +82,13 @@ def test_bad_replicas_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "stack.json").exists()
+
+
+@pytest.mark.parametrize("command", [["restart-instance", "1"], ["kill-instance", "2"]])
+def test_replica_commands_without_replicas_are_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    r = run_cli("stack", *command, "--state-dir", str(tmp_path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "runs one engine" in lines[0], r.stderr
