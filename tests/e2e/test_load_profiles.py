@@ -2,7 +2,7 @@
 simulated engine as a quiet, capacity-limited local target: a rate sweep whose first
 step is already too much searches downward, a saturated step ends early and says so, a
 concurrency sweep finds its capacity after a throughput step, and a trace is replayed at
-its times (late by under 10 ms) with each row's lengths."""
+its times (late by under 10 ms) with each row's lengths, on the real stack too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from slakit.load.trace import read_trace
+from slakit.stack.config import StackConfig
+from tests.conftest import run_cli, stack_env
 from tests.e2e.test_run_scenario import (
     CHAT,
     _report,
@@ -21,6 +23,7 @@ from tests.e2e.test_run_scenario import (
     _scenario,
     sim_engine,
 )
+from tests.servers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -91,12 +94,12 @@ def test_a_concurrency_sweep_after_a_throughput_step(tmp_path: Path) -> None:
     assert f"The throughput step reached {float(f'{ceiling:.3g}'):g} req/s." in summary
 
 
-def test_a_trace_is_replayed_at_its_times_with_its_lengths(tmp_path: Path) -> None:
-    """The shipped synthetic trace, scaled to half its span, against an idle engine."""
-    trace = Path("scenarios/data/synthetic-trace.jsonl").resolve()
-    rows = read_trace(trace, 0.5)
-    load = {"trace": {"path": str(trace), "time_scale": 0.5}}
-    report, out = _run(tmp_path, load, workload=[{"kind": "chat"}])
+TRACE = REPO / "scenarios" / "data" / "synthetic-trace.jsonl"
+
+
+def _assert_replayed(report: dict, out: Path, rows) -> pd.DataFrame:
+    """Every row sent once, at its time (within LATE_BOUND_S), with its lengths as the
+    server counted them."""
     assert report["load"]["mode"] == "trace" and report["load"]["offered"] == len(rows)
     assert report["load"]["completed"] == len(rows) and report["load"]["kept_up"]
     samples = _samples(out).sort_values("start")
@@ -108,10 +111,30 @@ def test_a_trace_is_replayed_at_its_times_with_its_lengths(tmp_path: Path) -> No
     sent = sorted(zip(samples["tokens_in_requested"], samples["tokens_out"], strict=True))
     assert sent == sorted((row.input_tokens, row.output_tokens) for row in rows)
     assert (samples["tokens_in"] == samples["tokens_in_requested"]).all()
-    print(
-        f"trace replay lateness: max {samples['late_s'].max() * 1000:.2f} ms, p99 "
-        f"{samples['late_s'].quantile(0.99) * 1000:.2f} ms over {len(samples)} requests"
-    )
+    late = samples["late_s"] * 1000
+    print(f"lateness max {late.max():.2f} ms, p99 {late.quantile(0.99):.2f} ms, {len(rows)} rows")
+    return samples
+
+
+def test_a_trace_is_replayed_at_its_times_with_its_lengths(tmp_path: Path) -> None:
+    """The shipped synthetic trace, scaled to half its span, against an idle engine."""
+    load = {"trace": {"path": str(TRACE), "time_scale": 0.5}}
+    report, out = _run(tmp_path, load, workload=[{"kind": "chat"}])
+    _assert_replayed(report, out, read_trace(TRACE, 0.5))
+
+
+def test_the_shipped_trace_replay_passes_on_the_real_stack(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """scenarios/trace-replay.yaml as shipped: real vLLM counts every prompt at exactly
+    its row's input length and generates its output length."""
+    out = tmp_path / "reports"
+    scenario = REPO / "scenarios" / "trace-replay.yaml"
+    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=stack_env(stack))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = _report(out)
+    assert report["target"]["engine"] == "vllm" and report["verdict"] == "pass"
+    _assert_replayed(report, out, read_trace(TRACE))
 
 
 def test_rate_stages_send_each_stage_its_own_rate(tmp_path: Path) -> None:
