@@ -284,25 +284,31 @@ ROLES = ("master", "data", "ingest")
 # The community exporter's own health of each of its collectors (the Elasticsearch request
 # it makes): (collector, help of `_up`, help of `_total_scrapes`); `node_shards` has only
 # `_json_parse_failures`. Their counters have no `_total` suffix.
+CLUSTER_HEALTH, NODE_STATS, INDEX_STATS, NODE_SHARDS = (
+    "cluster_health",
+    "node_stats",
+    "index_stats",
+    "node_shards",
+)
 COLLECTOR_HEALTH = (
     (
-        "cluster_health",
+        CLUSTER_HEALTH,
         "Was the last scrape of the Elasticsearch cluster health endpoint successful.",
         "Current total Elasticsearch cluster health scrapes.",
     ),
     (
-        "node_stats",
+        NODE_STATS,
         "Was the last scrape of the Elasticsearch nodes endpoint successful.",
         "Current total Elasticsearch node scrapes.",
     ),
     (
-        "index_stats",
+        INDEX_STATS,
         "Was the last scrape of the Elasticsearch index endpoint successful.",
         "Current total Elasticsearch index scrapes.",
     ),
 )
 JSON_PARSE_FAILURES_HELP = "Number of errors while parsing JSON."
-NODE_SHARDS = "node_shards"
+JSON_PARSED = (*(collector for collector, _, _ in COLLECTOR_HEALTH), NODE_SHARDS)
 NODE_SHARDS_TOTAL: Family = (
     "elasticsearch_node_shards_total",
     GAUGE,

@@ -21,11 +21,15 @@ from prometheus_client.core import Metric
 from slakit.exporters.common import SourceError
 from slakit.exporters.elasticsearch.client import BAD_JSON, call
 from slakit.exporters.elasticsearch.families import (
+    CLUSTER_HEALTH,
     COLLECTOR_HEALTH,
     COUNTER,
     GAUGE,
+    INDEX_STATS,
     JSON_PARSE_FAILURES_HELP,
+    JSON_PARSED,
     NODE_SHARDS,
+    NODE_STATS,
     UNKNOWN_CLUSTER,
 )
 from slakit.exporters.elasticsearch.index_families import INDEX_SECTIONS, SHARD_VALUES
@@ -56,7 +60,6 @@ INDEX_FILTER = ",".join(
         *(f"indices.*.shards.*.{'.'.join(path)}" for _, _, path in SHARD_VALUES),
     ]
 )
-HEALTH = "cluster_health"
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,19 @@ class Section:
 
 SECTIONS = (
     Section(
-        HEALTH,
+        CLUSTER_HEALTH,
         "_cluster/health",
         lambda es: es.cluster.health(),
         lambda body, _: parse_cluster_health(body),
     ),
     Section(
-        "node_stats",
+        NODE_STATS,
         "_nodes/stats",
         lambda es: es.nodes.stats(metric=NODE_METRICS, filter_path=NODE_FILTER),
         lambda body, _: parse_nodes_stats(body),
     ),
     Section(
-        "index_stats",
+        INDEX_STATS,
         "_stats",
         lambda es: es.indices.stats(level="shards", filter_path=INDEX_FILTER),
         parse_indices_stats,
@@ -134,7 +137,7 @@ class EsSource:
                         self.parse_failures[section.key] += 1
         with self._lock:
             self.scrapes.update(s.key for s in SECTIONS)
-        name = answers.get(HEALTH, {}).get("cluster_name")
+        name = answers.get(CLUSTER_HEALTH, {}).get("cluster_name")
         cluster = label_text(name) if isinstance(name, str) else UNKNOWN_CLUSTER
         families = [
             family
@@ -152,14 +155,12 @@ class EsSource:
         out = Families()
         with self._lock:
             for key, up_help, scrapes_help in COLLECTOR_HEALTH:
-                name = f"elasticsearch_{key}"
-                out.add(f"{name}_up", GAUGE, up_help, {}, 1.0 if key in answered else 0.0)
-                out.add(f"{name}_total_scrapes", COUNTER, scrapes_help, {}, self.scrapes[key])
+                up = 1.0 if key in answered else 0.0
+                out.add(f"elasticsearch_{key}_up", GAUGE, up_help, {}, up)
+                scrapes = self.scrapes[key]
+                out.add(f"elasticsearch_{key}_total_scrapes", COUNTER, scrapes_help, {}, scrapes)
+            for key in JSON_PARSED:
                 failures = self.parse_failures[key]
-                out.add(
-                    f"{name}_json_parse_failures", COUNTER, JSON_PARSE_FAILURES_HELP, {}, failures
-                )
-            failures = self.parse_failures[NODE_SHARDS]
-            name = f"elasticsearch_{NODE_SHARDS}_json_parse_failures"
-            out.add(name, COUNTER, JSON_PARSE_FAILURES_HELP, {}, failures)
+                name = f"elasticsearch_{key}_json_parse_failures"
+                out.add(name, COUNTER, JSON_PARSE_FAILURES_HELP, {}, failures)
         return out.families()
