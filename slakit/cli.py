@@ -244,6 +244,10 @@ def run_scenario_cmd(
         path, out_dir, baseline_path=baseline, target_file=target, wire_check=wire_check
     )
     _print_verdict(report)
+    if report.repeats:
+        from slakit.report.repeats import repeat_text
+
+        out.print(f"  {_inert(repeat_text(report))}")
     measured = report.measurement
     if measured and measured.verdict:
         out.print(f"  measurement error: {measured.verdict}: {_inert(measured.detail)}")

@@ -47,6 +47,8 @@ def test_three_runs_give_one_report_judged_on_their_mean(tmp_path: Path) -> None
     for i in (1, 2, 3):
         assert all((run_dir / f"run-0{i}" / name).is_file() for name in REPORT_FILES)
         assert f"run {i} of 3" in r.stdout
+    assert "3 of 3 runs ran (run-01 PASS, run-02 PASS, run-03 PASS)" in r.stdout.replace("\n", " ")
+    assert [run["scenario"]["seed"] for run in runs] == [0, 1, 2]
     report = json.loads((run_dir / "report.json").read_text())
     ttft = [run["slos"][0]["value"] for run in runs]
     assert report["slos"][0]["value"] == pytest.approx(sum(ttft) / 3, rel=1e-12)
