@@ -6,8 +6,9 @@ Prometheus, Alertmanager, the exporters, the webhook) shares core 1 with the loa
 generator. The generator's timestamps are the measurement, so on that core it must win:
 parts that only watch (monitoring, exporters, webhook) run at a low priority, parts in the
 request path at the default one, except the gateway, which is real-time like the generator
-(it adds its own latency to every request; see GATEWAY_PRIORITY). Niceness only lowers a
-priority, so no privilege is needed, and it follows a part's threads and children.
+(it adds its own latency to every request; see GATEWAY_PRIORITY), and Elasticsearch, raised
+by a niceness (ELASTICSEARCH_NICE). A raised niceness needs CAP_SYS_NICE (root has it),
+without it the part runs at 0; niceness follows a part's threads and children.
 """
 
 from __future__ import annotations
@@ -27,8 +28,18 @@ OBSERVERS = frozenset(
 """Stack parts (keys of `slakit.stack.parts.PARTS`) that observe rather than serve."""
 
 
+ELASTICSEARCH_NICE = -10
+"""Elasticsearch's niceness: each RAG request waits for its search, and at nice 0 the JVM's
+threads waited for a core beside vLLM's spinning worker (150 searches at 4/s beside the
+running stack: wall p99 58-78 ms, ES's own `took` p99 24-70 ms; at nice -10 14.6 / 8 ms,
+at SCHED_RR 1 55 / 6.5 ms). Not real-time: a JVM's many threads (GC, JIT) would crowd out
+the generator and the gateway."""
+
+
 def nice_for(part: str) -> int:
     """The niceness `part` is started with."""
+    if part == "elasticsearch":
+        return ELASTICSEARCH_NICE
     return OBSERVER_NICE if part in OBSERVERS else 0
 
 

@@ -8,6 +8,7 @@ recorded at start, never by searching for names.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -31,12 +32,18 @@ class PartSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None  # run as this user (Elasticsearch refuses root)
-    nice: int = 0  # niceness: lower priority for parts no request waits on
+    nice: int = 0  # niceness (`slakit.stack.placement.nice_for`)
     healthy: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
 
 
 def start(spec: PartSpec) -> int:
-    """Launch the part detached (own session) with output appended to its log; return PID."""
+    """Launch the part detached (own session) with output appended to its log; return PID.
+
+    Its niceness is set absolute, not relative: a part started by a prioritised generator
+    (`slakit run` bringing the stack up) must not inherit its priority. It is set before
+    the switch to `spec.user`, who may not raise it; without the privilege a raised one
+    (below 0) is left at 0."""
+    switch = _user_switch(spec.user)
     spec.log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.log, "ab") as log:
         log.write(f"\n--- slakit: starting {spec.name}: {' '.join(spec.argv)}\n".encode())
@@ -48,14 +55,32 @@ def start(spec: PartSpec) -> int:
             stdin=subprocess.DEVNULL,
             cwd=spec.cwd,
             env={**os.environ, **spec.env},
-            user=spec.user,
             start_new_session=True,
-            # absolute, not relative: a part started by a prioritised generator
-            # (`slakit run` bringing the stack up) must not inherit its priority
-            preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, spec.nice),
+            preexec_fn=lambda: _in_child(spec.nice, switch),
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid
+
+
+def _user_switch(user: str | None) -> tuple[int, int, list[int]] | None:
+    """(uid, gid, groups) of `user`, looked up before the fork."""
+    if user is None:
+        return None
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid, os.getgrouplist(user, entry.pw_gid)
+
+
+def _in_child(nice: int, switch: tuple[int, int, list[int]] | None) -> None:
+    """Between fork and exec: the niceness, then the user (as Popen's `user=` would)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError:
+        os.setpriority(os.PRIO_PROCESS, 0, max(nice, 0))
+    if switch is not None:
+        uid, gid, groups = switch
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
 
 
 # Popen objects of parts started by this process, so exited children get reaped here.

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import pwd
+import signal
 import subprocess
 import sys
 
-from slakit.stack import placement
+import pytest
+
+from slakit.stack import placement, process
 from slakit.stack.parts import PARTS
+from slakit.stack.process import PartSpec
 from tests.conftest import run_cli
+from tests.servers import wait_until
 
 
 def test_engine_gets_every_core_but_the_last() -> None:
@@ -19,10 +25,31 @@ def test_engine_gets_every_core_but_the_last() -> None:
 
 def test_observers_are_stack_parts_and_the_request_path_keeps_default_priority() -> None:
     keys = {key for key, _, _ in PARTS}
-    assert placement.OBSERVERS <= keys
-    for key in ("elasticsearch", "engine", "gateway"):
+    assert placement.OBSERVERS <= keys and "elasticsearch" in keys
+    for key in ("engine", "gateway"):
         assert placement.nice_for(key) == 0
+    assert placement.nice_for("elasticsearch") == placement.ELASTICSEARCH_NICE < 0
     assert placement.nice_for("prometheus") == placement.OBSERVER_NICE > 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a niceness needs root")
+def test_a_part_run_as_another_user_gets_its_raised_niceness_children_too(tmp_path) -> None:
+    """As Elasticsearch starts: as its own user (`nobody` stands in), a launcher that
+    starts the server at once (a shell starting `sleep`), each at the raised niceness."""
+    spec = PartSpec(
+        "probe", ["sh", "-c", "sleep 30 & wait"], "", tmp_path / "probe.log", "", 10,
+        user="nobody", nice=placement.ELASTICSEARCH_NICE,
+    )  # fmt: skip
+    pid = process.start(spec)
+    try:
+        children = f"/proc/{pid}/task/{pid}/children"
+        wait_until(lambda: open(children).read().split(), 10, "the launched child")
+        (child,) = map(int, open(children).read().split())
+        for started in (pid, child):
+            assert os.getpriority(os.PRIO_PROCESS, started) == placement.ELASTICSEARCH_NICE
+            assert os.stat(f"/proc/{started}").st_uid == pwd.getpwnam("nobody").pw_uid
+    finally:
+        os.killpg(pid, signal.SIGKILL)
 
 
 def test_placement_of_a_running_process_reads_its_niceness_and_cores() -> None:
