@@ -22,11 +22,11 @@ from pathlib import Path
 import gevent
 from gevent.event import AsyncResult
 
-from slakit.load.schedules import Pace
+from slakit.scenario.schedules import Pace
 
 
 class ArrivalSchedule:
-    """Due times as `pace` makes them (`slakit.load.schedules`), seeded."""
+    """Due times as `pace` makes them (`slakit.scenario.schedules`), seeded."""
 
     def __init__(self, pace: Pace, seed: int = 0) -> None:
         self.pace = pace

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from slakit.load.schedules import Pace
 from slakit.scenario import Scenario
+from slakit.scenario.schedules import Pace
 from slakit.target import ResolvedTarget
 
 HELLO = "slakit_hello"  # worker -> master, once connected: {"index": i}

@@ -13,8 +13,8 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from slakit.load.schedules import Pace, Segment
 from slakit.scenario import Scenario, SweepLoad
+from slakit.scenario.schedules import Pace, Segment
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from slakit.load.kinds import EXECUTORS, Executor
 from slakit.load.profiles import Step
 from slakit.load.prompts import warm_prompt_sources
 from slakit.load.samples import CUT, Sample, SampleWriter
-from slakit.load.schedules import Due, Pace
 from slakit.scenario import Distribution, RequestKind, Scenario
+from slakit.scenario.schedules import Due, Pace
 from slakit.target import ResolvedTarget
 
 

@@ -30,8 +30,8 @@ from slakit.load.runner import (
     Interrupt,
 )
 from slakit.load.samples import SampleWriter
-from slakit.load.schedules import Pace
 from slakit.load.users import build_plan, make_user
+from slakit.scenario.schedules import Pace
 from slakit.stack.placement import prioritise_generator
 
 

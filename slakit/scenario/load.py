@@ -12,9 +12,9 @@ from pydantic import (
     model_validator,
 )
 
-from slakit.load.schedules import Pace, Segment
-from slakit.load.trace import read_trace
 from slakit.scenario.fields import Duration, Strict
+from slakit.scenario.schedules import Pace, Segment
+from slakit.scenario.trace import read_trace
 from slakit.yamlconf import FieldProblem
 
 # A stage, a rate run or a sweep step of no time offers no load and leaves nothing to judge.
@@ -189,7 +189,7 @@ class SweepLoad(_Open):
 
 class TraceLoad(Strict):
     """Open loop at a trace's times: one request per row of a JSONL file in Mooncake's
-    columns (`slakit.load.trace`), each with the row's input and output lengths."""
+    columns (`slakit.scenario.trace`), each with the row's input and output lengths."""
 
     path: Path = Field(description="JSONL trace: timestamp (ms), input_length, output_length")
     time_scale: float = Field(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slakit.load.trace import read_trace
+from slakit.scenario.trace import read_trace
 from slakit.stack.config import StackConfig
 from tests.conftest import run_cli, stack_env
 from tests.e2e.test_run_scenario import (

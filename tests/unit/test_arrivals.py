@@ -12,7 +12,7 @@ import gevent
 import pytest
 
 from slakit.load.arrivals import ArrivalSchedule, read_schedules
-from slakit.load.schedules import Pace
+from slakit.scenario.schedules import Pace
 
 
 def take_all(schedule: ArrivalSchedule) -> list[float]:

@@ -140,6 +140,10 @@ def test_the_gateway_serves_exactly_the_catalogues_gateway_names() -> None:
     assert gateway == expected
 
 
+# `GET _resolve/index/*` as Elasticsearch 8 answers it: an open index with an alias.
+RESOLVED = {"indices": [{"name": "docs", "aliases": ["docs-alias"], "attributes": ["open"]}]}
+
+
 def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
     nvml = FakeNvml([FakeGpu(uuid="GPU-0", compute=[FakeProcess(7, 2**30, "vllm")])])
     gpu_served = _served(
@@ -160,6 +164,7 @@ def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
                 own,
                 _registry(es.parse_cluster_health(HEALTH)),
                 _registry(es.parse_nodes_stats(NODES)),
+                _registry(es.parse_resolved_indices(RESOLVED)),
             )
         )
     )

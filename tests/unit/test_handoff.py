@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from slakit.load import handoff
-from slakit.load.schedules import Pace
 from slakit.scenario import load_scenario
+from slakit.scenario.schedules import Pace
 from slakit.target import ResolvedTarget
 
 SCENARIO = """\

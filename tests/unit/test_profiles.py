@@ -17,8 +17,8 @@ from slakit.load.profiles import (
     Users,
     profile_for,
 )
-from slakit.load.schedules import Pace, Segment, TraceRow
 from slakit.scenario import Scenario
+from slakit.scenario.schedules import Pace, Segment, TraceRow
 
 
 def _scenario(load: dict) -> Scenario:

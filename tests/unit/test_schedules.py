@@ -1,4 +1,4 @@
-"""Due-time generation (`slakit.load.schedules`): the arrival processes' statistics over
+"""Due-time generation (`slakit.scenario.schedules`): the arrival processes' statistics over
 many seeded gaps, and rate stages and ramps offering what their rate integrates to."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from slakit.load.schedules import Due, Pace, Segment, TraceRow
+from slakit.scenario.schedules import Due, Pace, Segment, TraceRow
 
 
 def gaps(pace: Pace, seed: int = 3) -> list[float]:

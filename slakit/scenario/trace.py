@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from slakit.errors import InputError
-from slakit.load.schedules import TraceRow
+from slakit.scenario.schedules import TraceRow
 from slakit.yamlconf import read_text
 
 MAX_TRACE_BYTES = 64 * 1024 * 1024
