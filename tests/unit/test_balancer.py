@@ -34,7 +34,11 @@ def test_generated_config_is_valid_haproxy_with_the_configured_breaker(tmp_path:
     assert "WARNING" not in check.stdout + check.stderr
     text = config.read_text()
     assert "balance leastconn" in text and "option httpchk GET /health" in text
-    assert "inter 500 fastinter 1000 downinter 1000 " in text and "rise 4 " in text and "error-limit 3 on-error mark-down" in text
+    assert (
+        "inter 500 fastinter 1000 downinter 1000 " in text
+        and "rise 4 " in text
+        and "error-limit 3 on-error mark-down" in text
+    )
     servers = [line.split()[1:3] for line in text.splitlines() if line.strip().startswith("server")]
     assert servers == [["engine-1", "127.0.0.1:18000"], ["engine-2", "127.0.0.1:18001"]]
 
