@@ -43,11 +43,13 @@ CHATS, RAG_QUERIES, CONCURRENCY = 30, 10, 4
 # The GPU exporter on a stand-in NVML: one GPU running one process, as vLLM would be.
 GPU_EXPORTER = """
 import sys
+from prometheus_client import make_wsgi_app
 from slakit.exporters.common import serve
 from slakit.exporters.gpu import GpuExporterConfig, build_registry
 from tests.fake_nvml import GIB, FakeGpu, FakeNvml, FakeProcess
 gpu = FakeGpu(uuid="GPU-fake-0", compute=[FakeProcess(4242, 6 * GIB, "vllm")])
-serve(build_registry(GpuExporterConfig(), FakeNvml([gpu])), "127.0.0.1", int(sys.argv[1]))
+registry = build_registry(GpuExporterConfig(), FakeNvml([gpu]))
+serve(make_wsgi_app(registry), "127.0.0.1", int(sys.argv[1]))
 """
 
 
