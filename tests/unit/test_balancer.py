@@ -6,7 +6,6 @@ Prometheus targets by value. The stack running it is tests/e2e/test_replicas.py.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from slakit.stack import balancer, monitoring
 from slakit.stack.config import StackConfig
 from slakit.stack.parts import PARTS, gateway_spec, parts_for, ports
 from tests.conftest import run_cli
-
-pytestmark = pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")
 
 
 def _cfg(tmp_path: Path, **extra) -> StackConfig:

@@ -32,7 +32,10 @@ def test_observers_are_stack_parts_and_the_request_path_keeps_default_priority()
     assert placement.nice_for("prometheus") == placement.OBSERVER_NICE > 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="raising a niceness needs root")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="raising a niceness needs root (CAP_SYS_NICE); unprivileged, slakit leaves it at 0",
+)
 def test_a_part_run_as_another_user_gets_its_raised_niceness_children_too(tmp_path) -> None:
     """As Elasticsearch starts: as its own user (`nobody` stands in), a launcher that
     starts the server at once (a shell starting `sleep`), each at the raised niceness."""
