@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 from slakit.report.formatting import fmt_value, objective_of
 from slakit.report.model import Report, ServerSeries, SloResult
 from slakit.sli import PERCENTILES
+from slakit.units import Objective
 
 VERDICT_COLOURS = {
     "pass": "#2e7d32",
@@ -165,15 +166,20 @@ def latency_over_time(report: Report) -> str | None:
     return _render("latency", 0.4 + 2.4 * len(panels), draw, aligned=True)
 
 
+def _used(value: float, objective: Objective) -> float:
+    """How much of its objective `value` used: measured/objective, oriented so past 1 =
+    missed (inverted for 'higher is better')."""
+    if objective.higher_is_better:
+        return objective.threshold / value if value else float("inf")
+    return value / objective.threshold
+
+
 def _headroom(slo: SloResult) -> tuple[float, str] | None:
-    """(measured/objective, oriented so past 1 = missed; the bar's text), or None."""
+    """(`_used` of the SLO's value; the bar's text), or None."""
     objective = objective_of(slo.objective)
     if slo.value is None or objective is None or objective.threshold == 0:
         return None
-    if objective.higher_is_better:
-        ratio = objective.threshold / slo.value if slo.value else float("inf")
-    else:
-        ratio = slo.value / objective.threshold
+    ratio = _used(slo.value, objective)
     text = f"{fmt_value(slo.value, slo.dimension)} vs {slo.objective}"
     return ratio, text + (" (off scale)" if ratio > BAR_CAP else "")
 
@@ -394,14 +400,9 @@ def _key_panel(ax: Axes, report: Report, key: str, colours: list[str]) -> None:
     ax.legend(loc="upper left")
 
 
-def _used(value: float, objective) -> float:
-    """How much of its objective a value used (past 1 = missed, capped at BAR_CAP), on the
-    scale `slo_bars` draws."""
-    if objective.higher_is_better:
-        used = objective.threshold / value if value else BAR_CAP
-    else:
-        used = value / objective.threshold
-    return min(used, BAR_CAP)
+def _capped(value: float, objective: Objective) -> float:
+    """`_used`, drawn at most at BAR_CAP."""
+    return min(_used(value, objective), BAR_CAP)
 
 
 def repeat_spread(report: Report) -> str | None:
@@ -414,8 +415,8 @@ def repeat_spread(report: Report) -> str | None:
         objective = objective_of(slo.objective)
         if objective is None or objective.threshold == 0 or spread.mean is None:
             continue
-        ends = [_used(v, objective) for v in (spread.low, spread.high, spread.mean)]
-        rows.append((slo, [_used(v, objective) for v in spread.values], *ends))
+        ends = [_capped(v, objective) for v in (spread.low, spread.high, spread.mean)]
+        rows.append((slo, [_capped(v, objective) for v in spread.values], *ends))
     if not rows:
         return None
 

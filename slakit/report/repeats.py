@@ -18,13 +18,13 @@ def repeat_table(report: Report) -> Table:
     rows, verdicts = [], []
     for spread in repeats.slos:
         slo = by_name[spread.name]
-        shown = [fmt_value(v, slo.dimension) if v is not None else MISSING for v in spread.values]
+        shown = [fmt_value(v, slo.dimension) for v in spread.values]
         interval = (
             f"{fmt_value(spread.low, slo.dimension)} to {fmt_value(spread.high, slo.dimension)}"
             if spread.low is not None
             else MISSING
         )
-        mean = fmt_value(spread.mean, slo.dimension) if spread.mean is not None else MISSING
+        mean = fmt_value(spread.mean, slo.dimension)
         rows.append([spread.name, *shown, mean, interval, JUDGED[spread.judged_on]])
         verdicts.append(slo.verdict)
     return Table(headers, rows, verdicts)
