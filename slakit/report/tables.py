@@ -135,6 +135,7 @@ def kind_table(kinds: dict[str, KindSummary]) -> Table:
 def sweep_table(report: Report) -> Table:
     """One row per sweep step: offered rate, achieved rate, verdict, each SLO's value."""
     names = list(dict.fromkeys(s.name for step in report.sweep for s in step.slos))
+    noted = any(step.note for step in report.sweep)  # a Note column only when some step has one
     rows = []
     for step in report.sweep:
         by_name = {s.name: s for s in step.slos}
@@ -148,13 +149,11 @@ def sweep_table(report: Report) -> Table:
                 fmt_value(step.achieved_rps, "per_second"),
                 verdict_word(step.verdict),
                 *values,
+                *([step.note] if noted else []),
             ]
         )
-        if any(s.note for s in report.sweep):
-            rows[-1].append(step.note)
-    notes = ["Note"] if any(s.note for s in report.sweep) else []
     return Table(
-        ["Offered", "Achieved", "Verdict", *names, *notes],
+        ["Offered", "Achieved", "Verdict", *names, *(["Note"] if noted else [])],
         rows,
         [step.verdict for step in report.sweep],
     )
