@@ -50,11 +50,16 @@ from slakit.exporters.elasticsearch.index_families import INDEX_SECTIONS, SHARD_
 def number(obj: Any, path: KeyPath, divisor: float = 1) -> float | None:
     """The finite number at `path`, divided; None if anything on the way is missing or of
     the wrong type (booleans are not numbers here)."""
+    return _finite(_at(obj, path), divisor)
+
+
+def _at(obj: Any, path: KeyPath) -> Any:
+    """What `path` leads to in JSON objects `obj`, or None if an object on the way is not."""
     for key in path:
         if not isinstance(obj, dict):
             return None
         obj = obj.get(key)
-    return _finite(obj, divisor)
+    return obj
 
 
 def _finite(obj: Any, divisor: float) -> float | None:
@@ -200,10 +205,7 @@ def _node_values(out: Families, node: dict, labels: dict[str, str]) -> None:
 
 def _flag(obj: Any, path: KeyPath) -> float | None:
     """A JSON boolean at `path` as 1/0; None if missing or not a boolean."""
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
+    obj = _at(obj, path)
     return float(obj) if isinstance(obj, bool) else None
 
 
@@ -282,11 +284,7 @@ def parse_indices_stats(data: Any, cluster: str = UNKNOWN_CLUSTER) -> list[Metri
 
 
 def _section(stats: dict, part: str, path: KeyPath) -> dict | None:
-    obj: Any = stats.get(part)
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
+    obj = _at(stats.get(part), path)
     return obj if isinstance(obj, dict) else None
 
 
