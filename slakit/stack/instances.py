@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from slakit.errors import InputError
-from slakit.stack import balancer_admin, placement, process, supervisor
+from slakit.stack import balancer_admin, process, supervisor
 from slakit.stack.config import StackConfig
+from slakit.stack.parts import replica_key
 from slakit.stack.sim_engine import FAULTS_PATH
 from slakit.stack.vllm import engine_spec
 
@@ -78,14 +79,9 @@ def restart(cfg: StackConfig, replica: int) -> Event:
     )
     process.stop(part.pid)
     spec = engine_spec(cfg, replica)
-    spec.nice = placement.nice_for(f"engine-{replica}")
-    started = time.time()
-    pid = process.start(spec)
-    supervisor.record_part(
-        cfg,
-        supervisor.RunningPart(spec.name, pid, spec.url, spec.health_url, str(spec.log), started),
-    )
-    supervisor.wait_healthy(spec, pid, started)
+    started = supervisor.start_part(replica_key(replica), spec)
+    supervisor.record_part(cfg, started)
+    supervisor.wait_healthy(spec, started)
     balancer_admin.set_state(cfg, replica, "ready")
     b = cfg.balancer
     event.back_at = balancer_admin.wait_for(

@@ -145,6 +145,11 @@ PARTS: list[Part] = [
 ]
 
 
+def replica_key(replica: int) -> str:
+    """The part key of engine replica `replica` (from 1) in `parts_for`."""
+    return f"engine-{replica}"
+
+
 def parts_for(cfg: StackConfig) -> list[Part]:
     """PARTS for this config: with `replicas` > 1 the engine is that many replicas
     (`engine-1`, ...) and the balancer in front of them, which whoever waited for the
@@ -152,7 +157,7 @@ def parts_for(cfg: StackConfig) -> list[Part]:
     if cfg.replicas == 1:
         return PARTS
     replicas = [
-        (f"engine-{i}", partial(vllm.engine_spec, replica=i), ())
+        (replica_key(i), partial(vllm.engine_spec, replica=i), ())
         for i in range(1, cfg.replicas + 1)
     ]
     out: list[Part] = []

@@ -76,14 +76,31 @@ def record_part(cfg: StackConfig, part: RunningPart) -> None:
     _write_state(cfg, [part if p.part == part.part else p for p in read_state(cfg)])
 
 
-def wait_healthy(spec: PartSpec, pid: int, started_at: float) -> None:
-    """Until the part started at `started_at` answers its health check; StackError if it
-    exits or its start timeout passes first."""
-    while not process.check_health(spec):
-        if not process.is_running(pid):
-            raise _failure(spec, "the process exited")
-        if time.time() - started_at > spec.timeout_s:
-            raise _failure(spec, f"no healthy answer within {spec.timeout_s:.0f} s")
+def start_part(key: str, spec: PartSpec) -> RunningPart:
+    """Start part `key` (a key of `parts_for`) from `spec` at its placement's niceness."""
+    spec.nice = placement.nice_for(key)
+    pid = process.start(spec)
+    return RunningPart(spec.name, pid, spec.url, spec.health_url, str(spec.log), time.time())
+
+
+def _healthy(spec: PartSpec, run: RunningPart) -> bool:
+    """Whether the started part answers its health check yet; StackError if it exited or
+    its start timeout passed."""
+    if not process.is_running(run.pid):
+        raise _failure(spec, "the process exited")
+    if process.check_health(spec):
+        return True
+    if time.time() - run.started_at > spec.timeout_s:
+        raise _failure(
+            spec, f"no healthy answer from {spec.health_url} within {spec.timeout_s:.0f} s"
+        )
+    return False
+
+
+def wait_healthy(spec: PartSpec, run: RunningPart) -> None:
+    """Until the started part answers its health check; StackError if it exits or its
+    start timeout passes first."""
+    while not _healthy(spec, run):
         time.sleep(0.5)
 
 
@@ -177,14 +194,7 @@ def up(cfg: StackConfig) -> list[RunningPart]:
                 for key, build, _deps in ready:
                     status.update(f"starting {key}")
                     spec = build(cfg)
-                    spec.nice = placement.nice_for(key)
-                    pid = process.start(spec)
-                    started[key] = (
-                        spec,
-                        RunningPart(
-                            spec.name, pid, spec.url, spec.health_url, str(spec.log), time.time()
-                        ),
-                    )
+                    started[key] = (spec, start_part(key, spec))
                     _write_state(cfg, [r for _, r in started.values()])
                 pending = [p for p in pending if p not in ready]
                 _wait_next(cfg, started, healthy, status, t0)
@@ -201,18 +211,10 @@ def _wait_next(cfg: StackConfig, started: dict, healthy: set[str], status, t0: f
     """Poll every started-but-unhealthy part until one turns healthy; fail on exit/timeout."""
     while True:
         for key, (spec, run) in started.items():
-            if key in healthy:
-                continue
-            if not process.is_running(run.pid):
-                raise _failure(spec, "the process exited")
-            if process.check_health(spec):
+            if key not in healthy and _healthy(spec, run):
                 _became_healthy(cfg, key, spec, status, t0)
                 healthy.add(key)
                 return
-            if time.time() - run.started_at > spec.timeout_s:
-                raise _failure(
-                    spec, f"no healthy answer from {spec.health_url} within {spec.timeout_s:.0f} s"
-                )
         waiting = ", ".join(k for k in started if k not in healthy)
         status.update(f"waiting for {waiting} ({time.monotonic() - t0:.0f} s)")
         time.sleep(0.5)
