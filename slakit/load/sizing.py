@@ -25,9 +25,11 @@ starts with a prefix, or a dataset row, is reported as sized too. Who counts is
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from slakit.errors import InputError
@@ -198,20 +200,17 @@ def _prefixes(
     question = make_prompt(_CORPUS, SPARE_WORDS, rng)  # a prefix adds the same to any question
     alone = counter.count(question, chat)
     found: dict[str, SharedPrefix] = {}
-    for _ in range(groups + SPARE_WINDOWS):
-        if len(found) == groups:
-            break
-        if time.monotonic() > deadline:
-            raise too_slow(where)
-        window = counter.ids(make_prompt(_CORPUS, length + SPARE_WORDS, rng))
-        text = fit(counter, lambda t: len(counter.ids(t)), window, length, 0)
-        if text is None or text in found:
+    raw = _fitted(counter, lambda t: len(counter.ids(t)), length, 0, groups, rng, deadline, where)
+    for text in raw:
+        if text in found:
             continue
         if chat:
             counted = counter.count(question, chat, [system_message(text)])
         else:
             counted = counter.count(with_prefix(text, question), chat)
         found[text] = SharedPrefix(text, counted - alone)
+        if len(found) == groups:
+            break
     if len(found) < groups:
         raise InputError(f"{where}: found {len(found)} corpus texts of exactly {length} tokens")
     return tuple(found.values())
@@ -228,21 +227,38 @@ def _exact(
     _check_lengths(lengths, overhead, counter.max_len, chat, where)
     per_length = max(1, min(MAX_PROMPTS_PER_LENGTH, MAX_POOL_PROMPTS // len(lengths)))
     exact = {}
+
+    def counted(text: str) -> int:
+        return counter.count(text, chat)
+
     for tokens in lengths:
-        found: list[str] = []
-        for _ in range(per_length + SPARE_WINDOWS):
-            if len(found) == per_length:
-                break
-            if time.monotonic() > deadline:
-                raise too_slow(where)
-            window = counter.ids(make_prompt(_CORPUS, tokens + SPARE_WORDS, rng))
-            text = fit(counter, lambda t: counter.count(t, chat), window, tokens, overhead)
-            if text is not None:
-                found.append(text)
+        fitted = _fitted(counter, counted, tokens, overhead, per_length, rng, deadline, where)
+        found = list(itertools.islice(fitted, per_length))
         if not found:
             raise InputError(f"{where}: no corpus prompt counts exactly {tokens} tokens")
         exact[tokens] = tuple(found)
     return exact
+
+
+def _fitted(
+    counter: Counter,
+    count: Callable[[str], int],
+    tokens: int,
+    overhead: int,
+    wanted: int,
+    rng: random.Random,
+    deadline: float,
+    where: str,
+) -> Iterator[str]:
+    """Corpus texts that `count` makes exactly `tokens` (`fit`), one per window that gives
+    one, from at most `wanted + SPARE_WINDOWS` windows; stop taking once enough are had."""
+    for _ in range(wanted + SPARE_WINDOWS):
+        if time.monotonic() > deadline:
+            raise too_slow(where)
+        window = counter.ids(make_prompt(_CORPUS, tokens + SPARE_WORDS, rng))
+        text = fit(counter, count, window, tokens, overhead)
+        if text is not None:
+            yield text
 
 
 def _check_lengths(
