@@ -83,10 +83,7 @@ def restart(cfg: StackConfig, replica: int) -> Event:
     supervisor.record_part(cfg, started)
     supervisor.wait_healthy(spec, started)
     balancer_admin.set_state(cfg, replica, "ready")
-    b = cfg.balancer
-    event.back_at = balancer_admin.wait_for(
-        cfg, replica, lambda s: s.status == "UP", (b.rise + 2) * b.check_interval_s + 5, "UP"
-    )
+    event.back_at = _wait_up(cfg, replica)
     return event
 
 
@@ -111,11 +108,15 @@ def errors(cfg: StackConfig, replica: int, rate: float, for_s: float) -> Event:
             time.sleep(balancer_admin.POLL_S)
     finally:
         _sim_faults(part, 0.0)
-    b = cfg.balancer
-    event.back_at = balancer_admin.wait_for(
-        cfg, replica, lambda s: s.status == "UP", (b.rise + 2) * b.check_interval_s + 5, "UP"
-    )
+    event.back_at = _wait_up(cfg, replica)
     return event
+
+
+def _wait_up(cfg: StackConfig, replica: int) -> float:
+    """When HAProxy's own checks saw the replica UP again (its `rise` checks, and margin)."""
+    b = cfg.balancer
+    limit = (b.rise + 2) * b.check_interval_s + 5
+    return balancer_admin.wait_for(cfg, replica, lambda s: s.status == "UP", limit, "UP")
 
 
 def _sim_faults(part: supervisor.RunningPart, error_rate: float) -> None:
