@@ -215,7 +215,7 @@ class Sweep(Profile):
         """The step at the capacity is the headline; without one, the last step."""
         best = max(self.passed, key=self._worth) if self.passed else None
         headline = self.steps.index(self.at_level[best]) if best is not None else -1
-        capacity = best if self.rates or best is None else self.achieved[best]
+        capacity = None if best is None else self._worth(best)
         concurrency = None if self.rates or best is None else int(best)
         return Finding(headline, True, capacity, concurrency, self._note(best))
 
