@@ -41,21 +41,17 @@ class SaturationWatch:
         self._seen.append((elapsed, due, done))
         if elapsed < GRACE_S + WINDOW_S:
             return None
-        first = self._at(elapsed - WINDOW_S)
-        middle = self._at(elapsed - WINDOW_S / 2)
-        growth = _outstanding(due, done) - _outstanding(*first[1:])
-        fell_due = due - first[1]
-        growing = (
-            growth >= max(MIN_GROWTH, GROWTH_SHARE * fell_due)
-            and _outstanding(*middle[1:]) > _outstanding(*first[1:])
-            and _outstanding(due, done) > _outstanding(*middle[1:])
-        )
+        then, first_due, first_done = self._at(elapsed - WINDOW_S)
+        _, middle_due, middle_done = self._at(elapsed - WINDOW_S / 2)
+        before, middle, now = first_due - first_done, middle_due - middle_done, due - done
+        growth, fell_due = now - before, due - first_due
+        growing = growth >= max(MIN_GROWTH, GROWTH_SHARE * fell_due) and before < middle < now
         self._growing = self._growing + 1 if growing else 0
         if self._growing >= CONFIRM_TICKS:
-            span = elapsed - first[0]
+            span = elapsed - then
             return (
                 f"saturated: {growth} more requests due but not done than {span:.0f} s "
-                f"before (completing {(done - first[2]) / span:.3g} req/s of "
+                f"before (completing {(done - first_done) / span:.3g} req/s of "
                 f"{fell_due / span:.3g} req/s due)"
             )
         return None
@@ -63,7 +59,3 @@ class SaturationWatch:
     def _at(self, elapsed: float) -> tuple[float, int, int]:
         """The last counts seen at or before `elapsed` seconds."""
         return next(seen for seen in reversed(self._seen) if seen[0] <= elapsed)
-
-
-def _outstanding(due: int, done: int) -> int:
-    return due - done
