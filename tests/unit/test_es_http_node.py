@@ -4,6 +4,7 @@ request, and failures reach the exporter as the client's errors (reasons)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -11,10 +12,12 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from slakit.exporters.common import SourceError
 from slakit.exporters.elasticsearch import EsExporterConfig
 from slakit.exporters.elasticsearch.client import call, make_client
+from slakit.exporters.elasticsearch.http_node import HttpClientNode
 from tests.servers import HOST, free_port, serve_handler
 
 HEALTH = json.dumps({"cluster_name": "slakit", "status": "green"}).encode()
@@ -33,12 +36,16 @@ class _Elasticsearch(BaseHTTPRequestHandler):
         type(self).connections += 1
 
     def do_GET(self) -> None:
+        body = HEALTH
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Elastic-Product", "Elasticsearch")
-        self.send_header("Content-Length", str(len(HEALTH)))
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(HEALTH)
+        self.wfile.write(body)
         self.wfile.flush()
         if self.close_idle:
             self.close_connection = True
@@ -80,3 +87,10 @@ def test_refused_connection_is_reason_connection() -> None:
     with pytest.raises(SourceError) as caught:
         call("_cluster/health", es.cluster.health)
     assert caught.value.reason == "connection"
+
+
+def test_gzipped_answer_decoded_when_http_compress_asks_for_it() -> None:
+    """elastic_transport's BaseNode sends Accept-Encoding: gzip with `http_compress`."""
+    with elasticsearch(close_idle=False) as url:
+        es = Elasticsearch(url, node_class=HttpClientNode, http_compress=True, max_retries=0)
+        assert call("_cluster/health", es.cluster.health)["cluster_name"] == "slakit"

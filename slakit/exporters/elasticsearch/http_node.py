@@ -86,6 +86,10 @@ class HttpClientNode(BaseNode):
             conn.request(method, target, body=body, headers=dict(request_headers.items()))
             response = conn.getresponse()
             data = response.read()
+            # BaseNode asks for gzip with `http_compress`; urllib3's node decodes it, and so
+            # must this one.
+            if response.getheader("content-encoding") == "gzip":
+                data = gzip.decompress(data)
         except Exception as exc:  # noqa: BLE001 (every failure becomes the client's error)
             conn.close()
             err = _transport_error(exc)
