@@ -50,12 +50,11 @@ def admin_socket(cfg: StackConfig) -> Path:
 
 def haproxy_config(cfg: StackConfig) -> str:
     """The embedded stack's: the replicas on loopback, the runtime API in the state dir."""
-    host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     return render(
         cfg.balancer,
-        servers=[f"{host}:{port}" for port in cfg.replica_ports],
-        bind=f"{host}:{cfg.balancer.port}",
-        stats_bind=f"{host}:{cfg.balancer.stats_port}",
+        servers=[cfg.address(port) for port in cfg.replica_ports],
+        bind=cfg.address(cfg.balancer.port),
+        stats_bind=cfg.address(cfg.balancer.stats_port),
         admin=str(admin_socket(cfg).resolve()),
         origin="the stack config",
     )

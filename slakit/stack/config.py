@@ -193,9 +193,13 @@ class StackConfig(ServiceSettings):
         """Where generation goes: the one engine, or the balancer in front of several."""
         return self.url(self.balancer.port if self.replicas > 1 else self.engine_port)
 
-    def url(self, port: int) -> str:
+    def address(self, port: int) -> str:
+        """host:port as URLs and config files write it (an IPv6 host in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{port}"
+        return f"{host}:{port}"
+
+    def url(self, port: int) -> str:
+        return f"http://{self.address(port)}"
 
 
 def load_stack_config(path: Path | None = None, **overrides: object) -> StackConfig:

@@ -28,16 +28,15 @@ def scrape_targets(cfg: StackConfig) -> dict[str, str]:
     """Prometheus job name -> host:port. The engine's job is `vllm` for both engines so
     rules and dashboards need no second name; the `engine` label tells them apart. Several
     replicas: this is replica 1's, and HAProxy's exporter is the `balancer` job."""
-    host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
     return {
-        "prometheus": f"{host}:{cfg.prometheus.port}",
-        "alertmanager": f"{host}:{cfg.alertmanager.port}",
-        "vllm": f"{host}:{cfg.engine_port}",
-        "gateway": f"{host}:{cfg.gateway.port}",
-        "gpu-exporter": f"{host}:{cfg.exporters.gpu.port}",
-        "es-exporter": f"{host}:{cfg.exporters.elasticsearch.port}",
-        "inference-exporter": f"{host}:{cfg.exporters.inference.port}",
-    } | ({names.BALANCER_JOB: f"{host}:{cfg.balancer.stats_port}"} if cfg.replicas > 1 else {})
+        "prometheus": cfg.address(cfg.prometheus.port),
+        "alertmanager": cfg.address(cfg.alertmanager.port),
+        "vllm": cfg.address(cfg.engine_port),
+        "gateway": cfg.address(cfg.gateway.port),
+        "gpu-exporter": cfg.address(cfg.exporters.gpu.port),
+        "es-exporter": cfg.address(cfg.exporters.elasticsearch.port),
+        "inference-exporter": cfg.address(cfg.exporters.inference.port),
+    } | ({names.BALANCER_JOB: cfg.address(cfg.balancer.stats_port)} if cfg.replicas > 1 else {})
 
 
 def _static_configs(cfg: StackConfig, job: str, target: str) -> list[dict]:
@@ -46,10 +45,9 @@ def _static_configs(cfg: StackConfig, job: str, target: str) -> list[dict]:
         return [{"targets": [target], "labels": {}}]
     if cfg.replicas == 1:
         return [{"targets": [target], "labels": {"engine": cfg.engine}}]
-    host = target.rsplit(":", 1)[0]
     return [
         {
-            "targets": [f"{host}:{port}"],
+            "targets": [cfg.address(port)],
             "labels": {"engine": cfg.engine, names.REPLICA_LABEL: str(i)},
         }
         for i, port in enumerate(cfg.replica_ports, 1)
@@ -61,7 +59,6 @@ def rules_dir(cfg: StackConfig) -> Path:
 
 
 def prometheus_config(cfg: StackConfig) -> dict:
-    host = cfg.url(0).removeprefix("http://").rsplit(":", 1)[0]
     jobs = []
     for job, target in scrape_targets(cfg).items():
         jobs.append({"job_name": job, "static_configs": _static_configs(cfg, job, target)})
@@ -74,7 +71,7 @@ def prometheus_config(cfg: StackConfig) -> dict:
         "rule_files": [str(rules_dir(cfg).resolve() / "*.yml")],
         "alerting": {
             "alertmanagers": [
-                {"static_configs": [{"targets": [f"{host}:{cfg.alertmanager.port}"]}]}
+                {"static_configs": [{"targets": [cfg.address(cfg.alertmanager.port)]}]}
             ]
         },
         "scrape_configs": jobs,
