@@ -23,6 +23,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from slakit.errors import InputError
 from slakit.yamlconf import read_text
@@ -33,6 +34,7 @@ MAX_ROW_PROBLEMS = 20
 """Broken rows reported one by one; beyond, one line says how many more."""
 SHAREGPT_USER = ("human", "user")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "system": "system"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -206,16 +208,17 @@ def read_dataset(path: Path, fmt: str) -> tuple[Row, ...]:
     return tuple(rows)
 
 
-class RowSampler:
+class RowSampler(Generic[T]):
     """Rows drawn at random: with replacement, or as a shuffled deck dealt to its end and
-    then reshuffled, so every row is sent once before any is sent twice."""
+    then reshuffled, so every row is sent once before any is sent twice. The rows are
+    whatever the caller made of the file's (`sizing.Drawn` prompts)."""
 
-    def __init__(self, rows: tuple[Row, ...], replace: bool) -> None:
+    def __init__(self, rows: tuple[T, ...], replace: bool) -> None:
         self._rows = rows
         self._replace = replace
-        self._deck: list[Row] = []
+        self._deck: list[T] = []
 
-    def draw(self, rng: random.Random) -> Row:
+    def draw(self, rng: random.Random) -> T:
         if self._replace:
             return rng.choice(self._rows)
         if not self._deck:

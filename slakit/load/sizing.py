@@ -93,7 +93,7 @@ class PromptPool:
     tokens: int | Distribution
     sized_by: str | None
     exact: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    rows: RowSampler | None = None
+    rows: RowSampler[Drawn] | None = None
     prefixes: tuple[SharedPrefix, ...] = ()
 
     def draw(self, rng: random.Random, tokens: int | None = None) -> Drawn:
