@@ -25,8 +25,6 @@ the seeds ask for, and a Prometheus exporter built in:
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from slakit.stack.config import BalancerConfig, StackConfig
@@ -136,15 +134,6 @@ def deploy_config(replicas: int = 2) -> str:
     )
 
 
-def _realtime() -> list[str]:
-    """Every request waits on the balancer, as on the gateway: real-time like the gateway
-    (SCHED_RR, its threads too), or the real-time gateway and generator and vLLM's busy
-    workers keep it from the core (seen on the wire at load 5: responses held 50-700 ms).
-    Where that is not allowed (no CAP_SYS_NICE), at the default priority."""
-    chrt = shutil.which("chrt")
-    return [chrt, "--rr", str(GATEWAY_RT_PRIORITY)] if chrt and os.geteuid() == 0 else []
-
-
 def spec(cfg: StackConfig) -> PartSpec:
     base = cfg.state_dir / "balancer"
     base.mkdir(parents=True, exist_ok=True)
@@ -153,9 +142,13 @@ def spec(cfg: StackConfig) -> PartSpec:
     url = cfg.url(cfg.balancer.port)
     return PartSpec(
         name="balancer",
-        argv=[*_realtime(), binary("haproxy"), "-db", "-f", str(config)],
+        argv=[binary("haproxy"), "-db", "-f", str(config)],
         url=url,
         log=cfg.state_dir / "logs" / "balancer.log",
         health_url=f"{cfg.url(cfg.balancer.stats_port)}/health",
         timeout_s=cfg.balancer.start_timeout_s,
+        # Every request waits on the balancer, as on the gateway: real-time like it, or the
+        # real-time gateway and generator and vLLM's busy workers keep it from the core
+        # (seen on the wire at load 5: responses held 50-700 ms).
+        rt_priority=GATEWAY_RT_PRIORITY,
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from slakit.stack import placement
+
 
 @dataclass
 class PartSpec:
@@ -33,6 +35,7 @@ class PartSpec:
     cwd: Path | None = None
     user: str | None = None  # run as this user (Elasticsearch refuses root)
     nice: int = 0  # niceness (`slakit.stack.placement.nice_for`)
+    rt_priority: int | None = None  # SCHED_RR at this priority, where allowed (`prioritise`)
     healthy: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
 
 
@@ -56,7 +59,7 @@ def start(spec: PartSpec) -> int:
             cwd=spec.cwd,
             env={**os.environ, **spec.env},
             start_new_session=True,
-            preexec_fn=lambda: _in_child(spec.nice, switch),
+            preexec_fn=lambda: _in_child(spec.nice, spec.rt_priority, switch),
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid
@@ -70,12 +73,18 @@ def _user_switch(user: str | None) -> tuple[int, int, list[int]] | None:
     return entry.pw_uid, entry.pw_gid, os.getgrouplist(user, entry.pw_gid)
 
 
-def _in_child(nice: int, switch: tuple[int, int, list[int]] | None) -> None:
-    """Between fork and exec: the niceness, then the user (as Popen's `user=` would)."""
+def _in_child(
+    nice: int, rt_priority: int | None, switch: tuple[int, int, list[int]] | None
+) -> None:
+    """Between fork and exec: the niceness, real-time as the gateway asks for it (its
+    threads too; without the privilege, the next choice down), then the user (as Popen's
+    `user=` would)."""
     try:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
     except PermissionError:
         os.setpriority(os.PRIO_PROCESS, 0, max(nice, 0))
+    if rt_priority is not None:
+        placement.prioritise("realtime", inherited=True, rt_priority=rt_priority)
     if switch is not None:
         uid, gid, groups = switch
         os.setgroups(groups)
