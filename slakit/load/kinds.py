@@ -282,9 +282,10 @@ def llm_executor(spec: LlmKind, target: ResolvedTarget, rng: random.Random) -> E
         }
         if spec.stream:
             body["stream_options"] = {"include_usage": True}
-        reply: list[str] = []
+        # Only a conversation keeps the reply: it is the next turn's history.
+        reply: list[str] | None = [] if spec.conversation else None
         _generate(client, sample, url, target, rng, timeout_s, spec.stream, body, reply)
-        conversations.answered(turn, None if sample.error else "".join(reply))
+        conversations.answered(turn, None if sample.error or reply is None else "".join(reply))
 
     return execute
 
