@@ -133,12 +133,11 @@ def _figures(measurement: dict) -> str:
 @needs_two_cores
 def test_a_clean_run_is_within_the_bound_and_passes(tmp_path: Path) -> None:
     """Over 100 requests, so that the p99 is not just the largest of a few dozen. Arrivals
-    are constant and answered well within their interval, so no request is in flight
-    when the schedule ends: Locust's stop then blocks the generator for ~45 ms (it calls
-    `inspect.stack()`, whose first call reads the source of every frame), a real
-    measurement error that a Poisson run shows, for the load to fix. Today the target is
-    missed in most runs here: a few sends wait for gevent's resolver thread (README,
-    "Measurement error"), which the test reports as the send delay."""
+    are constant and normally answered well within their interval; requests still in
+    flight when the schedule ends are timed right too, now that the plan fills
+    `inspect`'s cache before the load (Locust's stop calls `inspect.stack()`, whose first
+    call blocked the generator ~100 ms: the last three requests of a run whose target
+    answered slowly at the end were stamped 12-36 ms late, and the test failed)."""
     with sim_engine("--ttft-ms", "20", "--token-delay-ms", "5") as url:
         scenario, target = _scenario(
             tmp_path, url, load={"rate": {"rps": 8, "arrivals": "constant", "duration": "13s"}}
