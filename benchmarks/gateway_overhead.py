@@ -9,7 +9,8 @@ the trace id of the `traceparent` both carry. Per round, p50/p99/max of:
   minus the same at the vLLM port; split into the time before forwarding (request in at
   the gateway -> upstream request out) and the first token's relay back;
 - RAG: time before forwarding, and the retrieval inside it (the Elasticsearch search's
-  first byte out to its answer's last byte in, the one search on the wire in that window);
+  first byte out to its answer's last byte in, the one search on the wire in that window)
+  and what follows it (the search's answer in -> the request to vLLM out);
 - the gateway's CPU per request.
 
 Then the medians over rounds against the targets (added TTFT p99 <= 2 ms, retrieval
@@ -58,7 +59,8 @@ CHAT = "/v1/chat/completions"
 RAG = "/rag/query"
 SEARCH = "/_search"
 FIGURES = ("chat added TTFT", "chat before forwarding", "chat first-token relay",
-           "RAG before forwarding", "RAG retrieval (ES wire)")  # fmt: skip
+           "RAG before forwarding", "RAG retrieval (ES wire)",
+           "RAG search to forward")  # fmt: skip
 
 
 @dataclass
@@ -78,8 +80,9 @@ def _ttft(e: Exchange) -> float | None:
 def analyse(exchanges: list[Exchange], ports: dict[str, int]) -> tuple[dict, int, int]:
     """The figures (seconds) of every gateway request matched to its upstream request, the
     RAG requests without exactly one search inside them, and the chat and RAG requests
-    not matched (their upstream request rode a connection opened before the capture,
-    whose bytes cannot be placed)."""
+    not matched (no upstream request with their trace id on the wire). Connections open
+    before the capture (the gateway's kept-alive ones to Elasticsearch) are read from
+    their first whole request on."""
     by_port: dict[int, list[Exchange]] = {}
     for e in exchanges:
         by_port.setdefault(e.server_port, []).append(e)
@@ -109,9 +112,9 @@ def analyse(exchanges: list[Exchange], ports: dict[str, int]) -> tuple[dict, int
                 and s.received_last <= up.sent_first
             ]
             if len(inside) == 1:
-                figures["RAG retrieval (ES wire)"].append(
-                    inside[0].received_last - inside[0].sent_first
-                )
+                (search,) = inside
+                figures["RAG retrieval (ES wire)"].append(search.received_last - search.sent_first)
+                figures["RAG search to forward"].append(up.sent_first - search.received_last)
             else:
                 ambiguous += 1
     return figures, ambiguous, unmatched

@@ -223,7 +223,7 @@ class MeasurementReport(BaseModel):
     error: MeasurementError | None = None
     capture_clean: bool = False  # tcpdump ran until stopped and exited 0
     dropped_packets: int | None = None  # by the kernel; None: tcpdump did not say
-    headless_connections: int = 0  # open before the capture began: not readable
+    headless_connections: int = 0  # open before the capture: read from a whole request
     broken_connections: int = 0  # bytes missing, or not HTTP/1.1: read up to the problem
     wire_slos: list[SloResult] = Field(default_factory=list)
     """The scenario's client-side SLOs judged on wire times, over the same window."""

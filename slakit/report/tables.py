@@ -367,7 +367,8 @@ def measurement_lines(measurement: MeasurementReport, slos: list[SloResult]) -> 
     lines.append(
         f"Capture: {'clean' if measurement.capture_clean else 'tcpdump did not stop cleanly'}, "
         f"{dropped} packets dropped, {measurement.headless_connections:,} connections open "
-        f"before it began, {measurement.broken_connections:,} not readable."
+        f"before it began (read from their first whole request), "
+        f"{measurement.broken_connections:,} not readable."
     )
     lines.append(_changed_text(measurement, slos))
     return lines

@@ -17,6 +17,8 @@ from slakit.sse import DONE, SSEDecoder, token_piece
 from slakit.wire.streams import Connection, Stream, read_connections
 
 HEAD_END = b"\r\n\r\n"
+METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"PATCH ", b"OPTIONS ")
+STATUS_LINE = b"HTTP/1."
 CRLF = b"\r\n"
 EVENT_STREAM = "text/event-stream"
 
@@ -52,7 +54,7 @@ class Traffic:
     """Every exchange of a capture, and the connections that could not be read."""
 
     exchanges: list[Exchange]
-    headless_connections: int  # seen without their SYN: open before the capture began
+    headless_connections: int  # open before the capture began: read from a whole request
     broken_connections: int  # bytes missing, or not HTTP/1.1: read up to the problem
 
 
@@ -81,8 +83,11 @@ class _Message:
 
 def _exchanges(index: int, connection: Connection) -> Iterator[Exchange]:
     """Requests in order (keep-alive: one after another), each with the next response."""
+    if connection.joined:
+        connection, sent, received = _rejoin(connection)
+    else:
+        sent = received = 0
     up, down = connection.up, connection.down
-    sent = received = 0
     while (request := _message(up, sent)) and request.end is not None:
         method, path, _ = request.line.split(" ", 2)
         exchange = Exchange(
@@ -102,6 +107,31 @@ def _exchanges(index: int, connection: Connection) -> Iterator[Exchange]:
         if response is None or response.end is None:
             return
         received = response.end
+
+
+def _rejoin(connection: Connection) -> tuple[Connection, int, int]:
+    """A connection open before the capture, read from its first whole exchange: the
+    first segment that starts a request, and the first starting a response after it.
+    The client is the side that sent that request (a server never starts one)."""
+    up, down = connection.up, connection.down
+    sent, swapped = _segment_starting(up, METHODS), _segment_starting(down, METHODS)
+    if swapped is not None and (sent is None or down.time_at(swapped) < up.time_at(sent)):
+        connection = Connection(connection.server, connection.client, down, up, joined=True)
+        up, down, sent = down, up, swapped
+    if sent is None:
+        return connection, len(up.data), len(down.data)  # no request began on the wire
+    received = _segment_starting(down, (STATUS_LINE,), not_before=up.time_at(sent))
+    return connection, sent, len(down.data) if received is None else received
+
+
+def _segment_starting(
+    stream: Stream, prefixes: tuple[bytes, ...], not_before: float = float("-inf")
+) -> int | None:
+    """Offset of the first captured segment that begins with one of `prefixes`."""
+    for start, stamp in zip(stream.starts, stream.stamps, strict=True):
+        if stamp >= not_before and stream.data.startswith(prefixes, start):
+            return start
+    return None
 
 
 def _response(down: Stream, pos: int, method: str) -> _Message | None:

@@ -46,10 +46,11 @@ class Stream:
 
 @dataclass
 class Connection:
-    client: Endpoint  # the side that sent the SYN
+    client: Endpoint  # the side that sent the SYN (joined: the side that sent first)
     server: Endpoint
     up: Stream  # client to server
     down: Stream  # server to client
+    joined: bool = False  # open before the capture: each stream begins at its first segment
 
 
 @dataclass
@@ -69,19 +70,23 @@ class _Direction:
             self.fin = (tcp.seq + len(tcp.data)) % SEQ_MOD
 
     def stream(self) -> Stream:
-        """The bytes in order. A segment's offset counts from the byte after the SYN."""
+        """The bytes in order. A segment's offset counts from the byte after the SYN or,
+        its SYN not captured, from the first segment captured; bytes before it are dropped."""
         stream = Stream()
-        if self.isn is None:  # its SYN was not captured: where its bytes begin is unknown
-            stream.gap = bool(self.segments)
+        if self.isn is None and not self.segments:
             return stream
+        isn = self.isn if self.isn is not None else (self.segments[0][1] - 1) % SEQ_MOD
         waiting: list[tuple[int, int, bytes]] = []
         for order, (stamp, seq, payload) in enumerate(self.segments):
-            heapq.heappush(waiting, ((seq - self.isn - 1) % SEQ_MOD, order, payload))
+            offset = (seq - isn - 1) % SEQ_MOD
+            if offset >= SEQ_MOD // 2:  # before the first segment captured: sent earlier
+                continue
+            heapq.heappush(waiting, (offset, order, payload))
             while waiting and waiting[0][0] <= len(stream.data):
                 offset, _, ready = heapq.heappop(waiting)
                 stream._extend(stamp, offset, ready)
         stream.gap = bool(waiting)
-        end = (self.isn + 1 + len(stream.data)) % SEQ_MOD
+        end = (isn + 1 + len(stream.data)) % SEQ_MOD
         stream.closed = self.fin == end
         return stream
 
@@ -91,6 +96,7 @@ class _Builder:
     client: Endpoint
     server: Endpoint
     sent: dict[Endpoint, _Direction] = field(default_factory=dict)
+    joined: bool = False
 
     def isn_of(self, side: Endpoint) -> int | None:
         return self.sent[side].isn if side in self.sent else None
@@ -98,28 +104,28 @@ class _Builder:
     def connection(self) -> Connection:
         up = self.sent.get(self.client, _Direction()).stream()
         down = self.sent.get(self.server, _Direction()).stream()
-        return Connection(self.client, self.server, up, down)
+        return Connection(self.client, self.server, up, down, self.joined)
 
 
 def read_connections(paths: Iterable[Path]) -> tuple[list[Connection], int]:
-    """The TCP connections in the pcap files in the order they opened, and how many were
-    seen without their opening SYN (open before the capture began, or their start was
-    overwritten): those cannot be read, as where their bytes begin is unknown."""
+    """The TCP connections in the pcap files in the order they were first seen, and how
+    many of them were joined: seen without their opening SYN (open before the capture
+    began, as a kept-alive upstream connection is), read from their first data segment on.
+    Which side of a joined connection is the client is left to the protocol's reader."""
     builders: list[_Builder] = []
     current: dict[tuple[Endpoint, Endpoint], _Builder] = {}
-    headless: set[frozenset[Endpoint]] = set()
     for stamp, src, dst, tcp in sorted(_packets(paths), key=lambda p: p[0]):
         builder = current.get((src, dst))
-        if _opens(tcp) and (builder is None or builder.isn_of(src) != tcp.seq):
-            # A new connection; a 4-tuple may be reused once the old one has closed.
-            builder = _Builder(client=src, server=dst)
+        opens = _opens(tcp) and (builder is None or builder.isn_of(src) != tcp.seq)
+        if opens or (builder is None and tcp.data):
+            # A new connection (a 4-tuple may be reused once the old one has closed), or
+            # one already open when the capture began, first seen sending data.
+            builder = _Builder(client=src, server=dst, joined=not opens)
             builders.append(builder)
             current[(src, dst)] = current[(dst, src)] = builder
-        if builder is None:
-            headless.add(frozenset((src, dst)))
-            continue
-        builder.sent.setdefault(src, _Direction()).add(stamp, tcp)
-    return [b.connection() for b in builders], len(headless)
+        if builder is not None:
+            builder.sent.setdefault(src, _Direction()).add(stamp, tcp)
+    return [b.connection() for b in builders], sum(b.joined for b in builders)
 
 
 def _opens(tcp: dpkt.tcp.TCP) -> bool:

@@ -138,6 +138,27 @@ def test_retransmitted_and_reordered_segments_are_read_once_in_order(
     assert after.down.time_at(0) == packets[second][0]
 
 
+def test_a_connection_open_before_the_capture_is_read_from_its_first_whole_request(
+    engine: str, tmp_path: Path
+) -> None:
+    """As a gateway's kept-alive upstream connection is: the capture begins in the middle
+    of the second response, so its first packets are the server's and the handshake and
+    the first two requests are missing. The rest reads exactly as in the whole capture."""
+    capture, whole = _capture(engine, tmp_path / "run", count=5)
+    packets = _read(capture.paths[0])
+    down = [i for i, (_, frame) in enumerate(packets) if _server_data(frame, engine)]
+    requests = [i for i, (_, frame) in enumerate(packets) if _tcp(frame).data.startswith(b"POST ")]
+    second_response = [i for i in down if requests[1] < i < requests[2]]
+    cut = second_response[len(second_response) // 2]
+    late = tmp_path / "late.pcap"
+    _write(late, packets[cut:])
+    assert not _tcp(packets[cut][1]).flags & dpkt.tcp.TH_SYN
+    joined = read_exchanges([late])
+    assert (joined.headless_connections, joined.broken_connections) == (1, 0)
+    assert joined.exchanges == whole.exchanges[2:]
+    assert [len(e.token_times) for e in joined.exchanges] == [TOKENS] * 3
+
+
 def test_capture_without_cap_net_raw_is_one_line_and_exit_2(tmp_path: Path) -> None:
     drop = ["setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-all"]
     r = subprocess.run(
