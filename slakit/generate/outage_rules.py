@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from slakit.catalogue import metrics as names
+from slakit.catalogue.alerting import ELASTICSEARCH_DOWN, RAG_CANARY_FAILING
 from slakit.generate.checks import RATE_WINDOW, Case, Check, Clock, Enabled, Series, num, sel
 from slakit.generate.spec import Resources
 from slakit.stack import monitoring
@@ -74,7 +75,7 @@ def outage_checks(res: Resources, clock: Clock) -> list[Check]:
         ),
         (
             res.rag_canary_failing,
-            "RagCanaryFailing",
+            RAG_CANARY_FAILING,
             names.RAG_PROBE_UP,
             "A RAG query through the gateway (retrieval, then generation)",
             f'`{names.RAG_PROBES_TOTAL}{{result="failure"}}` carries the reason; a 503 is '
@@ -95,7 +96,7 @@ def outage_checks(res: Resources, clock: Clock) -> list[Check]:
     es_up = {**ES_EXPORTER, "target": "http://es:9200"}
     add(
         res.es_down,
-        alert="ElasticsearchDown",
+        alert=ELASTICSEARCH_DOWN,
         expr=f"{names.ES_UP} == 0",
         summary="Elasticsearch does not answer its exporter on {{ $labels.instance }}",
         description="The exporter runs but Elasticsearch did not answer its last scrapes: "

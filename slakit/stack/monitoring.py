@@ -1,7 +1,8 @@
 """Prometheus and Alertmanager (Debian's binaries) with configs generated from StackConfig.
 
 Prometheus scrapes every HTTP part of the stack every `scrape_interval` and loads rule
-files from `<state>/prometheus/rules/`; Alertmanager sends everything to slakit's webhook.
+files from `<state>/prometheus/rules/`; Alertmanager sends every alert to slakit's webhook,
+except one inhibited by another alert of the same cause (`slakit.catalogue.alerting`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from slakit.catalogue import metrics as names
+from slakit.catalogue.alerting import INHIBIT_RULES, STACK_LABEL
 from slakit.errors import StackError
 from slakit.stack.config import StackConfig
 from slakit.stack.process import PartSpec
@@ -66,7 +68,7 @@ def prometheus_config(cfg: StackConfig) -> dict:
         "global": {
             "scrape_interval": cfg.prometheus.scrape_interval,
             "evaluation_interval": cfg.prometheus.scrape_interval,
-            "external_labels": {"stack": "slakit-embedded"},
+            "external_labels": {STACK_LABEL: "slakit-embedded"},
         },
         "rule_files": [str(rules_dir(cfg).resolve() / "*.yml")],
         "alerting": {
@@ -87,6 +89,7 @@ def alertmanager_config(cfg: StackConfig) -> dict:
             "group_interval": "5s",
             "repeat_interval": "1h",
         },
+        "inhibit_rules": [dict(rule) for rule in INHIBIT_RULES],
         "receivers": [
             {
                 "name": "slakit-webhook",

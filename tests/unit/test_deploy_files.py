@@ -25,6 +25,7 @@ import typer
 import yaml
 from elastic_transport.client_utils import url_to_node_config
 
+from slakit.catalogue.alerting import INHIBIT_RULES, STACK_LABEL
 from slakit.errors import InputError
 from slakit.exporters.elasticsearch import EsExporterConfig
 from slakit.exporters.gpu import GpuExporterConfig
@@ -275,6 +276,16 @@ def test_promtool_accepts_the_kubernetes_config() -> None:
 def test_amtool_accepts_the_alertmanager_config() -> None:
     done = run([tool("amtool"), "check-config", str(COMPOSE_DIR / "alertmanager.yml")])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_alertmanager_config_inhibits_as_the_embedded_stacks() -> None:
+    """The same inhibit rules (tests/integration/test_inhibition_live.py runs them), on the
+    label both deployments' Prometheus put on their alerts."""
+    rules = load_yaml(COMPOSE_DIR / "alertmanager.yml")["inhibit_rules"]
+    for rule in INHIBIT_RULES:
+        assert rule in rules, f"deploy/compose/alertmanager.yml lacks {rule}"
+    for path in (COMPOSE_DIR / "prometheus.yml", K8S / "prometheus" / "prometheus.yml"):
+        assert STACK_LABEL in load_yaml(path)["global"]["external_labels"], path
 
 
 def test_every_severity_the_rules_use_has_a_route_and_everything_reaches_the_alert_log() -> None:

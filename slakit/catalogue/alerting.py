@@ -1,0 +1,24 @@
+"""Alert names other code refers to, and the Alertmanager inhibit rules between them.
+
+An Elasticsearch outage fails the RAG canary too (its retrieval gets a 503): both page, for
+one cause. ElasticsearchDown inhibits RagCanaryFailing from the same Prometheus. The two
+come from different exporters (`job` and `instance` differ); what they share is the
+external label `stack` each Prometheus puts on its alerts, so that is the one they must
+agree on: an outage of one deployment's Elasticsearch silences no other's canary.
+"""
+
+from __future__ import annotations
+
+STACK_LABEL = "stack"
+"""The external label naming the Prometheus (so the deployment) an alert comes from."""
+ELASTICSEARCH_DOWN = "ElasticsearchDown"
+RAG_CANARY_FAILING = "RagCanaryFailing"
+
+INHIBIT_RULES = (
+    {
+        "source_matchers": [f'alertname="{ELASTICSEARCH_DOWN}"'],
+        "target_matchers": [f'alertname="{RAG_CANARY_FAILING}"'],
+        "equal": [STACK_LABEL],
+    },
+)
+"""Alertmanager's `inhibit_rules` entries: the embedded stack's and deploy/'s."""
