@@ -117,16 +117,34 @@ backend {BACKEND}
 
 
 DEPLOYED = BalancerConfig(connect_timeout_s=1.0)
-"""deploy/haproxy/haproxy.cfg's settings: the stack's, with a connect limit for a network."""
+"""The deployments' settings: the stack's, with a connect limit for a network."""
 DEPLOY_PORT, DEPLOY_STATS_PORT = 8000, 8405  # vLLM's own port, HAProxy's exporter's usual
+DEPLOY_REPLICAS = 2
+K8S_REPLICA_HOST = "vllm-{ordinal}.vllm-metrics.slakit.svc"
+"""Replica i's Kubernetes name: StatefulSet `vllm`'s pod i - 1 under its headless Service
+(deploy/k8s/vllm.yaml); Prometheus resolves it with the pod's search domains."""
+K8S_CLUSTER_DOMAIN = "cluster.local"  # HAProxy's resolver uses no search domains
 
 
-def deploy_config(replicas: int = 2) -> str:
-    """deploy/haproxy/haproxy.cfg: vLLM replicas reachable as hosts vllm-1, vllm-2, ...
-    (compose services or Kubernetes pods' DNS names), the balancer on vLLM's port."""
+def compose_replica(replica: int) -> str:
+    """Replica `replica`'s host:port in deploy/compose: its service, vllm-1, vllm-2, ..."""
+    return f"vllm-{replica}:{DEPLOY_PORT}"
+
+
+def k8s_replica(replica: int, fqdn: bool = False) -> str:
+    """Replica `replica`'s host:port in deploy/k8s: as Prometheus scrapes it, or (`fqdn`)
+    as HAProxy's resolver, which appends no search domain, must ask for it."""
+    host = K8S_REPLICA_HOST.format(ordinal=replica - 1)
+    return f"{host}.{K8S_CLUSTER_DOMAIN}:{DEPLOY_PORT}" if fqdn else f"{host}:{DEPLOY_PORT}"
+
+
+def deploy_config(replicas: int = DEPLOY_REPLICAS, kubernetes: bool = False) -> str:
+    """HAProxy's config for a deployment, the balancer on vLLM's port: deploy/haproxy/
+    haproxy.cfg (compose's services) or deploy/k8s/balancer/haproxy.cfg (the pods' names)."""
+    numbers = range(1, replicas + 1)
     return render(
         DEPLOYED,
-        servers=[f"vllm-{i}:{DEPLOY_PORT}" for i in range(1, replicas + 1)],
+        servers=[k8s_replica(i, fqdn=True) if kubernetes else compose_replica(i) for i in numbers],
         bind=f":{DEPLOY_PORT}",
         stats_bind=f":{DEPLOY_STATS_PORT}",
         admin="/var/lib/haproxy/admin.sock",

@@ -33,6 +33,7 @@ from slakit.exporters.inference import InferenceExporterConfig
 from slakit.gateway import settings as gateway_settings
 from slakit.paths import cache_dir
 from slakit.scenario import ExplicitTarget
+from slakit.stack.balancer import DEPLOY_PORT, DEPLOY_REPLICAS, DEPLOY_STATS_PORT
 from slakit.stack.config import StackConfig
 from slakit.stack.monitoring import scrape_targets
 from slakit.yamlconf import load_model
@@ -42,6 +43,7 @@ DEPLOY = ROOT / "deploy"
 COMPOSE_DIR = DEPLOY / "compose"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
+VLLM_SERVICES = [f"vllm-{i}" for i in range(1, DEPLOY_REPLICAS + 1)]  # behind `balancer`
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 USERS_SCRIPT = K8S / "elasticsearch" / "create-users.sh"
 
@@ -179,7 +181,7 @@ def containers(doc: dict) -> list[dict]:
 
 def workloads() -> list[dict]:
     """Every object of deploy/k8s with a pod template (ECK's Elasticsearch has one too)."""
-    kinds = ("Deployment", "DaemonSet", "Job", "Elasticsearch")
+    kinds = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Elasticsearch")
     return [d for d in k8s_docs() if d["kind"] in kinds]
 
 
@@ -229,6 +231,7 @@ EXPECTED_YAML = {
     "k8s/kustomization.yaml",
     "k8s/namespace.yaml",
     "k8s/vllm.yaml",
+    "k8s/balancer.yaml",
     "k8s/gateway.yaml",
     "k8s/elasticsearch.yaml",
     "k8s/es-users-job.yaml",
@@ -312,7 +315,7 @@ def test_every_severity_the_rules_use_has_a_route_and_everything_reaches_the_ale
 
 
 def test_scrape_jobs_are_the_embedded_stacks() -> None:
-    expected = set(scrape_targets(StackConfig()))
+    expected = set(scrape_targets(StackConfig(replicas=DEPLOY_REPLICAS)))
     rules = (ROOT / "alert_rules" / "resources.rules.yml").read_text()
     (target_down,) = re.findall(r'up\{job=~"([^"]+)"\}', rules)
     assert set(target_down.split("|")) <= expected
@@ -336,9 +339,10 @@ def test_scrape_jobs_are_the_embedded_stacks() -> None:
 
 def test_compose_scrape_targets_are_services_listening_on_those_ports() -> None:
     config = load_yaml(COMPOSE_DIR / "prometheus.yml")
-    known = {"prometheus": 9090, "alertmanager": 9093}  # the images' own listen ports
+    # The images' own listen ports; HAProxy's exporter, as its generated config binds it.
+    known = {"prometheus": 9090, "alertmanager": 9093, "balancer": DEPLOY_STATS_PORT}
     for job in config["scrape_configs"]:
-        for target in job["static_configs"][0]["targets"]:
+        for target in (t for c in job["static_configs"] for t in c["targets"]):
             host, port = target.rsplit(":", 1)
             if host == "localhost":
                 continue
@@ -358,7 +362,7 @@ def test_kubernetes_scrape_targets_are_headless_services_of_real_pods() -> None:
     for doc in k8s_docs() + [
         d for p in (ROOT / "exporters" / "k8s").glob("*.yaml") for d in load_docs(p)
     ]:
-        if doc["kind"] in ("Deployment", "DaemonSet"):
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
             labels = doc["spec"]["template"]["metadata"]["labels"]
             ports = {p["containerPort"] for c in containers(doc) for p in c.get("ports", [])}
             pods[labels["app.kubernetes.io/name"]] = ports
@@ -384,7 +388,7 @@ def images() -> dict[str, str]:
     """Where each image is used -> the image reference."""
     found = {f"compose {name}": s["image"] for name, s in services().items() if "image" in s}
     for doc in k8s_docs():
-        if doc["kind"] in ("Deployment", "DaemonSet", "Job"):
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             for c in containers(doc):
                 found[f"k8s {doc['metadata']['name']}/{c['name']}"] = c["image"]
     for line in (COMPOSE_DIR / "Dockerfile").read_text().splitlines():
@@ -491,7 +495,7 @@ def test_no_file_in_deploy_holds_a_credential() -> None:
 
 
 def test_every_compose_service_has_a_health_check_on_its_own_port() -> None:
-    assert set(services()) >= {"vllm", "es01", "es02", "es03", "gateway", "gpu-exporter"}
+    assert set(services()) >= {*VLLM_SERVICES, "balancer", "es01", "es02", "es03", "gateway"}
     for name in services():
         service = resolved(name)
         check = service.get("healthcheck")
@@ -503,13 +507,19 @@ def test_every_compose_service_has_a_health_check_on_its_own_port() -> None:
             assert probed == [flag(argv, "--port")], f"{name}: checks {probed}"
 
 
-def test_vllm_and_the_gpu_exporter_get_the_gpus() -> None:
-    raw, vllm = services()["vllm"], resolved("vllm")
-    (devices,) = vllm["deploy"]["resources"]["reservations"]["devices"]
-    assert devices["driver"] == "nvidia" and "gpu" in devices["capabilities"]
-    # As many GPUs as tensor-parallel ranks: the same variable sets both.
-    count = raw["deploy"]["resources"]["reservations"]["devices"][0]["count"]
-    assert count == flag(raw["command"], "--tensor-parallel-size") and variables(count)
+def test_each_vllm_replica_and_the_gpu_exporter_get_the_gpus() -> None:
+    taken = []
+    for name in VLLM_SERVICES:
+        raw, vllm = services()[name], resolved(name)
+        (devices,) = vllm["deploy"]["resources"]["reservations"]["devices"]
+        assert devices["driver"] == "nvidia" and "gpu" in devices["capabilities"]
+        # As many GPUs as tensor-parallel ranks, chosen by a variable.
+        ids = devices["device_ids"]
+        assert len(ids) == int(flag(vllm["command"], "--tensor-parallel-size")), name
+        (chosen,) = raw["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"]
+        assert variables(chosen), name
+        taken += ids
+    assert len(taken) == len(set(taken)), f"replicas share a GPU: {taken}"
     exporter = resolved("gpu-exporter")
     (devices,) = exporter["deploy"]["resources"]["reservations"]["devices"]
     assert devices["driver"] == "nvidia" and devices["count"] == "all"
@@ -526,13 +536,13 @@ def vllm_parser():
 
 def test_vllm_arguments_parse_with_vllms_own_parser() -> None:
     parser = vllm_parser()
-    vllm = resolved("vllm")
-    assert vllm["entrypoint"] == ["vllm", "serve"]
-    deployment = k8s_object("Deployment", "vllm")
+    replicas = [resolved(name) for name in VLLM_SERVICES]
+    assert all(vllm["entrypoint"] == ["vllm", "serve"] for vllm in replicas)
+    deployment = k8s_object("StatefulSet", "vllm")
     (container,) = containers(deployment)
     assert container["command"] == ["vllm", "serve"]
     known = set(parser._option_string_actions)  # exact names: argparse accepts prefixes too
-    for argv in (vllm["command"], expand_k8s(container["args"], container)):
+    for argv in (*(v["command"] for v in replicas), expand_k8s(container["args"], container)):
         used = {arg for arg in argv if arg.startswith("--")}
         assert used <= known, f"not vLLM flags: {sorted(used - known)}"
         args = parser.parse_args(argv)  # exits (fails the test) on a bad value
@@ -540,7 +550,7 @@ def test_vllm_arguments_parse_with_vllms_own_parser() -> None:
         assert 0 < args.gpu_memory_utilization <= 0.95
         assert args.served_model_name == [env_example()["SERVED_MODEL_NAME"]]
     with pytest.raises(SystemExit):  # and the parser does refuse what it does not know
-        parser.parse_args([*vllm["command"], "--disable-log-requests"])
+        parser.parse_args([*replicas[0]["command"], "--disable-log-requests"])
 
 
 def gateway_flags() -> set[str]:
@@ -562,7 +572,7 @@ def test_the_gateway_is_started_with_its_own_flags_in_both_deployments() -> None
         assert used <= known, f"not gateway flags: {sorted(used - known)}"
         assert {"--port", "--engine-url", "--model"} <= used and "--es-url" not in used
         assert flag(argv, "--host") == "0.0.0.0"
-        assert flag(argv, "--engine-url") == "http://vllm:8000"
+        assert flag(argv, "--engine-url") == f"http://balancer:{DEPLOY_PORT}"
     assert (
         "COPY deploy/compose/gateway_entrypoint.py /opt/slakit/gateway_entrypoint.py"
         in (COMPOSE_DIR / "Dockerfile").read_text()
@@ -677,8 +687,8 @@ def test_grafana_gets_the_generated_dashboards_and_the_same_datasource() -> None
 # --- Kubernetes ----------------------------------------------------------------------------
 
 
-def test_the_gpu_deployment_requests_gpus_and_is_ready_on_health() -> None:
-    deployment = k8s_object("Deployment", "vllm")
+def test_the_gpu_statefulset_requests_gpus_and_is_ready_on_health() -> None:
+    deployment = k8s_object("StatefulSet", "vllm")
     (container,) = containers(deployment)
     gpus = int(container["resources"]["limits"]["nvidia.com/gpu"])
     assert gpus >= 1
@@ -689,8 +699,11 @@ def test_the_gpu_deployment_requests_gpus_and_is_ready_on_health() -> None:
     for probe in ("readinessProbe", "startupProbe", "livenessProbe"):
         check = container[probe]["httpGet"]
         assert check["path"] == "/health" and check["port"] in (port, declared["name"]), probe
-    service = k8s_object("Service", "vllm")
+    # Its governing Service names each pod: headless, selecting exactly its pods.
+    service = k8s_object("Service", deployment["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["replicas"] == DEPLOY_REPLICAS
 
 
 def test_kubernetes_secrets_are_only_referenced_and_every_reference_is_explained() -> None:
@@ -748,7 +761,8 @@ def test_kustomize_builds_the_kubernetes_directory() -> None:
     built = [d for d in yaml.safe_load_all(done.stdout) if d]
     kinds = {(d["kind"], d["metadata"]["name"]) for d in built}
     for expected in (
-        ("Deployment", "vllm"),
+        ("StatefulSet", "vllm"),
+        ("Deployment", "balancer"),
         ("Deployment", "slakit-gateway"),
         ("Elasticsearch", "slakit"),
         ("ConfigMap", "slakit-prometheus-config"),
@@ -761,6 +775,13 @@ def test_kustomize_builds_the_kubernetes_directory() -> None:
     assert yaml.safe_load(config["data"]["prometheus.yml"]) == load_yaml(
         K8S / "prometheus" / "prometheus.yml"
     )
+    # The balancer mounts its generated config (name with kustomize's content hash).
+    (balancer,) = [
+        d for d in built if d["kind"] == "Deployment" and d["metadata"]["name"] == "balancer"
+    ]
+    [volume] = [v for v in pod_spec(balancer)["volumes"] if "configMap" in v]
+    (haproxy,) = [d for d in built if d["metadata"]["name"] == volume["configMap"]["name"]]
+    assert haproxy["data"]["haproxy.cfg"] == (K8S / "balancer" / "haproxy.cfg").read_text()
 
 
 def test_the_es_exporter_patch_applies_to_the_shipped_manifest(tmp_path: Path) -> None:
