@@ -91,6 +91,62 @@ def quantiles(
 
 # --- vLLM -----------------------------------------------------------------------------
 
+# Engine replicas: each scraped under its own `replica` label, and HAProxy's view of them
+# (job `balancer`, not an engine: the `$instance` choice does not apply to it).
+BY_REPLICA = f"replica {{{{{m.REPLICA_LABEL}}}}}"
+POOL = f'proxy="{m.HAPROXY_BACKEND}"'
+BY_SERVER = f"{{{{{m.HAPROXY_SERVER_LABEL}}}}}"
+
+
+def per_replica(metric: str) -> str:
+    """A gauge of the chosen engines, one series per replica."""
+    return f"sum by ({m.REPLICA_LABEL}) ({metric}{VLLM})"
+
+
+def per_server(metric: str, *matchers: str) -> str:
+    """An HAProxy server series of the engines' pool, one series per replica."""
+    return f"sum by ({m.HAPROXY_SERVER_LABEL}) ({metric}{sel(POOL, *matchers)})"
+
+
+REPLICA_PANELS = (
+    PanelDef(
+        "Requests per replica",
+        "reqps",
+        (
+            (
+                f"sum by ({m.REPLICA_LABEL}) ({rate(m.VLLM_REQUEST_SUCCESS_TOTAL, VLLM)})",
+                BY_REPLICA,
+            ),
+        ),
+        description="Requests each engine replica finished per second: least connections "
+        "keeps them level; one at 0 is out of the pool.",
+    ),
+    PanelDef(
+        "Running and waiting requests per replica",
+        "short",
+        (
+            (per_replica(m.VLLM_NUM_REQUESTS_RUNNING), f"{BY_REPLICA} running"),
+            (per_replica(m.VLLM_NUM_REQUESTS_WAITING), f"{BY_REPLICA} waiting"),
+        ),
+    ),
+    PanelDef(
+        "Balancer sessions per replica",
+        "short",
+        ((per_server(m.HAPROXY_SERVER_CURRENT_SESSIONS), BY_SERVER),),
+        description="Connections HAProxy holds open to each replica (a stream counts until "
+        "it ends). Empty with one engine: there is no balancer then.",
+    ),
+    PanelDef(
+        "Replicas in the balancer's pool",
+        "short",
+        ((per_server(m.HAPROXY_SERVER_STATUS, f'{m.HAPROXY_STATE_LABEL}="UP"'), BY_SERVER),),
+        thresholds=((None, RED), (1.0, GREEN)),
+        description="1 while HAProxy sends the replica requests; 0 once its health checks "
+        "or its circuit breaker took it out (EngineReplicaDown) or it was drained.",
+    ),
+)
+"""Load per engine instance, in the vLLM dashboard and so in the report."""
+
 VLLM_DASHBOARD = DashboardDef(
     uid="slakit-vllm",
     title="LLM serving (vLLM)",
@@ -164,6 +220,7 @@ VLLM_DASHBOARD = DashboardDef(
             ((f"sum({rate(m.VLLM_NUM_PREEMPTIONS_TOTAL, VLLM)})", "preemptions"),),
             description="Requests evicted from the batch for lack of KV-cache blocks.",
         ),
+        *REPLICA_PANELS,
     ),
 )
 

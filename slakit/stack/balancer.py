@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slakit.catalogue import metrics as names
 from slakit.stack.config import BalancerConfig, StackConfig
 from slakit.stack.monitoring import binary
 from slakit.stack.placement import GATEWAY_RT_PRIORITY
 from slakit.stack.process import PartSpec
 
-BACKEND = "engines"
+BACKEND = names.HAPROXY_BACKEND
 """HAProxy's name for the pool of engine replicas: `proxy` label of its server series."""
 
 
