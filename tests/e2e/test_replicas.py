@@ -1,21 +1,33 @@
 """Two engine replicas (the simulated engine, so faults can be injected) behind the real
 HAProxy, in the real embedded stack: traffic through the gateway reaches both, Prometheus
 scrapes each replica under its own label and HAProxy's own exporter; and the shipped
-fault scenarios, end to end: a replica killed, a rolling restart, a breaker opening."""
+fault scenarios, end to end: a replica killed (its report draws each replica's load and
+the pool it left; EngineReplicaDown reaches the webhook once), a rolling restart, a
+breaker opening. The generated rules are loaded with short windows (`for:` / 20), as in
+tests/integration/test_alerts_live.py."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from slakit.catalogue import metrics as names
+from slakit.catalogue.panels import REPLICA_PANELS
 from slakit.stack import balancer_admin, process, supervisor
+from slakit.stack.balancer import server_name
 from slakit.stack.config import StackConfig
+from slakit.stack.monitoring import alertmanager_config, rules_dir
+from slakit.stack.parts import alerts_file
+from slakit.stack.webhook import read_alerts
+from slakit.units import parse_prom_duration
 from tests.conftest import run_cli, stack_config, stack_env
+from tests.integration.test_alerts_live import load_rules
 from tests.servers import REPO, metric, wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,8 +39,11 @@ SHIFT = 2600  # its own ports: clear of the session stack's and the other test s
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
     cfg = stack_config(tmp_path_factory.mktemp("replicas"), engine="sim", shift=SHIFT, replicas=2)
     supervisor.up(cfg)
-    yield cfg
-    supervisor.down(cfg, purge=True)
+    try:
+        load_rules(cfg, tmp_path_factory.mktemp("rules"))
+        yield cfg
+    finally:
+        supervisor.down(cfg, purge=True)
 
 
 def _prometheus(cfg: StackConfig, query: str) -> list[dict]:
@@ -104,10 +119,72 @@ def test_instance_loss_fails_over_and_names_the_replica(replicas: StackConfig, t
     errors = report["kinds"]["all"]["errors"]
     assert fault["failed"] <= errors, report["kinds"]["all"]  # the objective: < 2%
     assert f"replica 2 (pid {killed}) killed" in output
+    _assert_the_report_draws_each_replica(report, fault["at"] + fault["out_s"])
+    _assert_replica_down_reached_the_webhook_once(replicas, fault["at"] + fault["out_s"])
     # Back for the next test: the CLI's restart of the dead replica.
     r = run_cli("stack", "restart-instance", "2", env=stack_env(replicas))
     assert r.returncode == 0, r.stdout + r.stderr
     assert balancer_admin.state(replicas, 2).status == "UP"
+
+
+def _assert_the_report_draws_each_replica(report: dict, out_at: float) -> None:
+    """Every per-replica panel of the vLLM dashboard has one series per replica in the
+    report, and the pool's shows replica 2 leaving it once HAProxy took it out."""
+    series: dict[str, dict[str, list]] = {}
+    for s in report["server"]:
+        series.setdefault(s["panel"], {})[s["legend"]] = s["points"]
+    drawn = {p.title: sorted(series.get(p.title, {})) for p in REPLICA_PANELS}
+    assert drawn == {
+        "Requests per replica": ["replica 1", "replica 2"],
+        "Running and waiting requests per replica": [
+            f"replica {i} {what}" for i in (1, 2) for what in ("running", "waiting")
+        ],
+        "Balancer sessions per replica": [server_name(1), server_name(2)],
+        "Replicas in the balancer's pool": [server_name(1), server_name(2)],
+    }, drawn
+    pool = series["Replicas in the balancer's pool"]
+    seen_out = out_at + report["scrape"]["interval_s"] + 1  # HAProxy scraped since
+    assert {v for _, v in pool[server_name(1)]} == {1.0}, pool
+    assert [v for t, v in pool[server_name(2)] if t < out_at - 1][:1] == [1.0], pool
+    after = [v for t, v in pool[server_name(2)] if t >= seen_out]
+    assert after and set(after) == {0.0}, (out_at, pool)
+
+
+def _assert_replica_down_reached_the_webhook_once(cfg: StackConfig, out_at: float) -> None:
+    """EngineReplicaDown for replica 2, and only it, notified once: no earlier than its
+    `for:` after HAProxy took the replica out, no later than Prometheus could have seen
+    it (a scrape, an evaluation to pending, one to firing) and Alertmanager's group wait."""
+    rules = (rules_dir(cfg) / "resources.rules.yml").read_text()
+    [rule] = [
+        r
+        for g in yaml.safe_load(rules)["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "EngineReplicaDown"
+    ]
+    hold = parse_prom_duration(rule["for"])
+    interval = parse_prom_duration(cfg.prometheus.scrape_interval)
+    route = alertmanager_config(cfg)["route"]
+    wait = parse_prom_duration(route["group_wait"])
+    latest = out_at + hold + 3 * interval + wait + 2
+
+    def notified() -> list[tuple[float, dict]]:
+        return [
+            (record["received_at"], a)
+            for record in read_alerts(alerts_file(cfg))
+            for a in record["notification"]["alerts"]
+            if a["labels"]["alertname"] == "EngineReplicaDown" and a["status"] == "firing"
+        ]
+
+    wait_until(notified, latest + 5 - time.time(), "EngineReplicaDown at the webhook")
+    # A second notification of the group would come a group interval later at the soonest.
+    time.sleep(
+        max(0.0, notified()[0][0] + parse_prom_duration(route["group_interval"]) + 1 - time.time())
+    )
+    [(received, alert)] = notified()
+    assert alert["labels"]["server"] == server_name(2), alert
+    assert alert["labels"]["severity"] == "ticket", alert
+    earliest = out_at - balancer_admin.POLL_S + hold  # out_at: when the driver saw it DOWN
+    assert earliest <= received <= latest, (received - out_at, hold, latest - out_at)
 
 
 def test_rolling_restart_fails_no_request(replicas: StackConfig, tmp_path: Path) -> None:
