@@ -5,6 +5,13 @@ one cause. ElasticsearchDown inhibits RagCanaryFailing from the same Prometheus.
 come from different exporters (`job` and `instance` differ); what they share is the
 external label `stack` each Prometheus puts on its alerts, so that is the one they must
 agree on: an outage of one deployment's Elasticsearch silences no other's canary.
+
+Alertmanager holds a target back only if its source is there when the target's group is
+flushed (`group_wait`). Both rules wait `for: 2m`, and `slakit_es_up` drops on the next
+scrape while the canary fails only on its next probe, so ElasticsearchDown is usually
+pending first; when both fire in the same evaluation, one batch, the RAG page can still
+go out if Alertmanager is slow to take the source in (seen once, on a loaded machine,
+with the embedded stack's 1 s group wait; deploy/'s page route waits 10 s).
 """
 
 from __future__ import annotations
