@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what slakit needs on a bare machine of this kind, idempotently and cached:
 #   Debian packages (Prometheus, Alertmanager, promtool, the community ES exporter,
-#   Chromium, Java, Maven, HAProxy in front of engine replicas), and one Python venv with
+#   Chromium, Java, Maven, HAProxy in front of engine replicas, rsyslog with its
+#   Elasticsearch output shipping the parts' logs), and one Python venv with
 #   pinned packages (real vLLM on CPU).
 # The venv lives in the cache, keyed by the hash of the requirement files, so a fresh
 # clone re-uses it; .venv in the clone is a symlink to it. Re-running takes seconds.
@@ -19,9 +20,11 @@ for pair in prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
             prometheus-elasticsearch-exporter:prometheus-elasticsearch-exporter \
             chromium:chromium chromedriver:chromium-driver java:openjdk-17-jre-headless \
-            mvn:maven unzip:unzip tcpdump:tcpdump haproxy:haproxy; do
+            mvn:maven unzip:unzip tcpdump:tcpdump haproxy:haproxy rsyslogd:rsyslog; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
+# rsyslog's Elasticsearch output is a module, not a command.
+compgen -G "/usr/lib/*/rsyslog/omelasticsearch.so" >/dev/null || need_apt+=(rsyslog-elasticsearch)
 if [ ${#need_apt[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${need_apt[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" -ne 0 ]; then

@@ -39,6 +39,7 @@ from slakit.report.model import (
 from slakit.scenario import Scenario
 from slakit.stack.config import StackConfig
 from slakit.stack.fault_outcomes import outcomes, read_faults
+from slakit.stack.log_streams import error_lines
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget
@@ -166,6 +167,7 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         limits=explain(head.slos, kinds, load, signals, points),
         alerts=_alerts(run.stack_cfg, started),
         faults=outcomes(read_faults([run.run_dir / m.step.dir for m in steps]), samples, started),
+        log_errors=error_lines(target.elasticsearch, started, ended),
         measurement=measurement,
         scrape=scrape,
         verdict=verdict,

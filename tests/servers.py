@@ -86,13 +86,18 @@ def serve_handler(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator
 
 @contextmanager
 def serve_module(
-    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    log_file: Path | None = None,
 ) -> Iterator[str]:
-    """Run `python -m module --host --port ARGS` as a child process; yield its URL."""
+    """Run `python -m module --host --port ARGS` as a child process; yield its URL. Its
+    output goes to `log_file` if given (kept for the test to read), else a temporary file."""
     port = free_port()
     url = f"http://{HOST}:{port}"
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    with tempfile.TemporaryFile() as log:
+    with log_file.open("w+b") if log_file else tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *args],
             env={**os.environ, "PYTHONPATH": path, **(env or {})},

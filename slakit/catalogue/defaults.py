@@ -32,6 +32,23 @@ PORTS = {
 """Every part's default port, below Linux's default ephemeral range (32768-60999)."""
 
 
+LOG_DATASETS = {"gateway": "slakit.gateway", "engine": "slakit.engine"}
+"""The ECS `data_stream.dataset` of each part's shipped log (`slakit.stack.shipper`)."""
+LOG_NAMESPACE = "default"
+LOG_INDEX_PATTERN = "logs-slakit.*-*"
+"""Every data stream slakit's logs are shipped into."""
+LOG_LINES_QUERY = "log_lines"
+"""The embedded stack's ES-exporter count query of log lines by `log.level` (last minute),
+which the ERROR-rate alert reads."""
+LOG_ERROR_LEVEL = "error"
+"""`log.level` of an ERROR line as ecs-logging writes it (lower case)."""
+
+
+def log_stream(part: str) -> str:
+    """The data stream a part's log lines go into: `logs-<dataset>-<namespace>`."""
+    return f"logs-{LOG_DATASETS[part]}-{LOG_NAMESPACE}"
+
+
 def url(part: str) -> str:
     """The default base URL of a part of the embedded stack on this machine."""
     return f"http://{HOST}:{PORTS[part]}"

@@ -117,6 +117,14 @@ ES_FRESHNESS_FAILURES = "slakit_es_freshness_failures_total"  # {index, reason}
 # {index}: now minus the newest document's timestamp; absent after a failed query
 ES_INDEX_FRESHNESS = "slakit_es_index_freshness_seconds"
 ES_INDEX_STATE = "slakit_es_index_state"  # {cluster, index, state="open"|"closed"}: 1 if current
+# The exporter's configured count queries (`count_queries`), e.g. log lines by log.level:
+# documents each matched over its window (one series per `group_by` value, group "" without
+# one), and that window; `_up` 0 when one of them failed at the last scrape.
+COUNT_QUERY_COLLECTOR = "slakit_es_count_query"  # the prefix of its collection health
+ES_COUNT_QUERY_HITS = f"{COUNT_QUERY_COLLECTOR}_hits"  # {query, index, group}
+ES_COUNT_QUERY_WINDOW = f"{COUNT_QUERY_COLLECTOR}_window_seconds"  # {query}
+ES_COUNT_QUERY_UP = f"{COUNT_QUERY_COLLECTOR}_up"  # {target}
+COUNT_QUERY_LABEL, COUNT_GROUP_LABEL = "query", "group"
 
 # --- the inference exporter (slakit's canary and RAG prober) -----------------------------
 INFERENCE_UP = "slakit_inference_up"  # {target}

@@ -1,4 +1,5 @@
-"""`python -m slakit.gateway`: one uvicorn worker, warnings only, no access log.
+"""`python -m slakit.gateway`: one uvicorn worker, no access log; logs are ECS JSON lines
+(`slakit.ecslog`): one per request served (`request_log`), uvicorn's warnings and up.
 
 Settings: flags > environment > `--config` file > defaults (`settings.py`); a bad one is
 one line per problem and exit 2. API keys and the rate limit have no flag
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import uvicorn
 
+from slakit import ecslog
 from slakit.catalogue.defaults import KEEPALIVE_S
 from slakit.errors import InputError
 from slakit.gateway.app import create_app
+from slakit.gateway.request_log import LOGGER
 from slakit.gateway.settings import GatewaySettings
+from slakit.gateway.tracing import SERVICE
 from slakit.stack import placement
 
 
@@ -54,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         port=port,
         workers=1,
         log_level="warning",
+        log_config=ecslog.dict_config(SERVICE, {LOGGER: "INFO"}),  # ECS JSON lines
         access_log=False,
         timeout_keep_alive=KEEPALIVE_S,  # what the load's and others' clients plan for
         proxy_headers=settings.trusted_proxies is not None,

@@ -35,6 +35,7 @@ from slakit.gateway.metrics import (
     GatewayMetrics,
     RequestObservation,
 )
+from slakit.gateway.request_log import RequestLog
 from slakit.gateway.settings import GatewaySettings
 from slakit.gateway.tracing import (
     ATTR_COMPLETION_TOKENS,
@@ -131,6 +132,7 @@ class _Gateway:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self.tracing = Tracing(settings.spans_file)
+        self.tracing.provider.add_span_processor(RequestLog())
         self.gate = KeyGate(settings.api_keys, settings.rate_limit_rps)
         self.engine_url = settings.engine_url.rstrip("/")
         self.client: aiohttp.ClientSession

@@ -197,6 +197,7 @@ def resource_checks(res: Resources, clock: Clock) -> list[Check]:
         fires=[_errors(min(1.0, (1 + t) / 2))],
         healthy=[_errors(t / 2).series],
     )
+    _log_errors(res, checks)
     t = res.vllm_queue_growing.kv_cache_at_least
     waiting = names.VLLM_NUM_REQUESTS_WAITING
     add(
@@ -214,6 +215,50 @@ def resource_checks(res: Resources, clock: Clock) -> list[Check]:
         healthy=[_queue(names.VLLM_KV_CACHE_NAMES[0], t / 2).series],
     )
     return checks.checks
+
+
+EXPORTER = {"instance": "es:9114", "job": "es"}
+
+
+def _log_errors(res: Resources, checks: Enabled) -> None:
+    """ERROR lines a minute: the count over the query's window, scaled to a minute (a
+    count over 5m is divided by 5), above the threshold."""
+    setting = res.log_errors
+    t = setting.above_per_minute
+    query = {names.COUNT_QUERY_LABEL: setting.query}
+    level = {**query, names.COUNT_GROUP_LABEL: setting.level}
+    hits = sel(names.ES_COUNT_QUERY_HITS, level)
+    errors = {**EXPORTER, **level, "index": "logs-*"}
+    window = sel(names.ES_COUNT_QUERY_WINDOW, query)
+    checks.add(
+        setting,
+        alert="LogErrorsHigh",
+        expr=f"{hits}\n/ on (job, instance, {names.COUNT_QUERY_LABEL}) group_left ()\n"
+        f"({window} / 60) > {num(t)}",
+        summary="More than " + num(t) + " ERROR log lines a minute",
+        description="{{ $value | humanize }} ERROR lines a minute in the logs counted by "
+        f"count query {setting.query} (above {num(t)}).",
+        runbook="The run report's ERROR lines (count and top messages), or search the logs: "
+        "`log.level:error` in `logs-slakit.*`; each line's `trace.id` finds its request's "
+        "spans. The gateway's `/v1/... answered 5xx` lines are the engine's or "
+        "Elasticsearch's failures, the engine's own lines say which.",
+        ranged=False,
+        fires=[_log_lines(errors, (t + 1) * 5, 300)],
+        healthy=[_log_lines(errors, t, 60).series],
+    )
+
+
+def _log_lines(labels: dict[str, str], count: float, window_s: float) -> Case:
+    """`count` lines over a window of `window_s`: count * 60 / window_s a minute."""
+    query = {k: labels[k] for k in (*EXPORTER, names.COUNT_QUERY_LABEL)}
+    return Case(
+        [
+            Series(sel(names.ES_COUNT_QUERY_HITS, labels), count),
+            Series(sel(names.ES_COUNT_QUERY_WINDOW, query), window_s),
+        ],
+        labels,
+        count * 60 / window_s,
+    )
 
 
 def _gpu_memory(used_share: float) -> Case:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from slakit.catalogue import thresholds
+from slakit.catalogue.defaults import LOG_ERROR_LEVEL, LOG_LINES_QUERY
 from slakit.errors import InputError
 from slakit.generate import budget, openslo_import
 from slakit.scenario import Slo, load_scenario
@@ -204,6 +205,17 @@ class ErrorRate(ResourceRule):
     severity: Severity = "ticket"
 
 
+class LogErrors(ResourceRule):
+    """More than `above_per_minute` ERROR log lines a minute (seed 004: 10), as the ES
+    exporter's count query `query` counts them by `log.level` (`level` its ERROR value)."""
+
+    above_per_minute: float = Field(10, ge=0)
+    query: str = Field(LOG_LINES_QUERY, min_length=1, description="the count query's name")
+    level: str = Field(LOG_ERROR_LEVEL, min_length=1, description="its group of ERROR lines")
+    for_: PromDuration = Field(120, alias="for")
+    severity: Severity = "ticket"
+
+
 class VllmQueueGrowing(ResourceRule):
     kv_cache_at_least: Percent = thresholds.KV_CACHE_FULL
     for_: PromDuration = Field(300, alias="for")
@@ -268,6 +280,7 @@ class Resources(Strict):
     es_jvm_heap: EsJvmHeap = EsJvmHeap()
     inference_latency: InferenceLatency = InferenceLatency()
     error_rate: ErrorRate = ErrorRate()
+    log_errors: LogErrors = LogErrors()
     vllm_queue_growing: VllmQueueGrowing = VllmQueueGrowing()
     target_down: TargetDown = TargetDown()
     canary_failing: CanaryFailing = CanaryFailing()

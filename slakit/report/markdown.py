@@ -19,6 +19,8 @@ from slakit.report.tables import (
     capacity_text,
     kind_table,
     load_lines,
+    log_error_table,
+    log_error_text,
     measurement_lines,
     measurement_table,
     partial_text,
@@ -106,5 +108,9 @@ def render_markdown(report: Report) -> str:
         lines += _section("What limited it", _bullets([describe(f) for f in report.limits]))
     alerts = alert_table(report)
     lines += _section("Alerts", md_table(alerts) if alerts.rows else ["No alerts fired."])
+    if report.log_errors:
+        top = log_error_table(report)
+        table = ["", *md_table(top)] if top.rows else []
+        lines += _section("ERROR log lines", [md_text(log_error_text(report)), *table])
     lines += ["", f"_slakit report, schema version {report.schema_version}_"]
     return "\n".join(lines) + "\n"

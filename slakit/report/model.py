@@ -299,6 +299,22 @@ class FaultSeen(BaseModel):
     error: str | None = None  # the fault could not be done: why
 
 
+class LogMessage(BaseModel):
+    message: str
+    count: int
+
+
+class LogErrors(BaseModel):
+    """The ERROR log lines of the run's window, from Elasticsearch: how many, and the most
+    frequent messages. `absent` says why none could be counted (no Elasticsearch, no log
+    shipped into it): absent logs are not zero ERROR lines."""
+
+    index: str
+    count: int | None = None
+    top: list[LogMessage] = Field(default_factory=list)
+    absent: str | None = None
+
+
 class TextFinding(BaseModel):
     """A finding as words only: what reports written before findings were data hold."""
 
@@ -344,6 +360,7 @@ class Report(BaseModel):
     limits: list[Finding] = Field(default_factory=list)  # "what limited it"
     alerts: list[dict] = Field(default_factory=list)  # alert notifications seen in the window
     faults: list[FaultSeen] = Field(default_factory=list)  # the scenario's `faults:`, done
+    log_errors: LogErrors | None = None  # None: a report from before logs were counted
     baseline_run_id: str | None = None
     measurement: MeasurementReport | None = None  # --wire-check, or a bound left unchecked
     repeats: RepeatSummary | None = None

@@ -190,6 +190,23 @@ def _when(text: str) -> str:
         return text
 
 
+def log_error_text(report: Report) -> str:
+    """How many ERROR log lines the run's window holds, or why none were counted."""
+    logs = report.log_errors
+    assert logs is not None
+    if logs.count is None:
+        return f"Not counted: {logs.absent}."
+    most = " The most frequent:" if logs.top else ""
+    return f"{logs.count} ERROR lines in {logs.index} during the run.{most}"
+
+
+def log_error_table(report: Report) -> Table:
+    """The most frequent ERROR messages of the run's window."""
+    logs = report.log_errors
+    top = logs.top if logs else []
+    return Table(["Message", "Lines"], [[m.message, str(m.count)] for m in top])
+
+
 def alert_table(report: Report) -> Table:
     """Alerts seen in the window, once each, with their last status.
 

@@ -120,6 +120,19 @@ class WebhookConfig(_Part):
     start_timeout_s: float = 15
 
 
+class ShipperConfig(BaseModel):
+    """rsyslog shipping the parts' ECS logs into Elasticsearch (`slakit.stack.shipper`), and
+    the data streams' lifecycle (seed 000: rollover by size and age, then warm)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rollover_max_size: str = Field("50gb", pattern=r"^\d+(b|kb|mb|gb|tb)$")
+    rollover_max_age: str = Field("30d", pattern=r"^\d+(s|m|h|d)$")
+    warm_after: str = Field("30d", pattern=r"^\d+(s|m|h|d)$")
+    replicas: int = Field(0, ge=0, description="of each backing index (0: one node)")
+    start_timeout_s: float = 15
+
+
 class ExporterConfig(_Part):
     """One of slakit's exporters, run as a part of the stack and scraped by Prometheus."""
 
@@ -167,6 +180,7 @@ class StackConfig(ServiceSettings):
     webhook: WebhookConfig = WebhookConfig()
     exporters: ExportersConfig = ExportersConfig()
     corpus: CorpusConfig = CorpusConfig()
+    shipper: ShipperConfig = ShipperConfig()
 
     @field_validator("host")
     @classmethod

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from slakit.stack import balancer, elasticsearch, monitoring, placement, vllm
+from slakit.stack import balancer, elasticsearch, log_streams, monitoring, placement, shipper, vllm
 from slakit.stack.config import ExporterConfig, StackConfig
 from slakit.stack.process import PartSpec
 
@@ -100,6 +101,9 @@ def es_exporter_spec(cfg: StackConfig) -> PartSpec:
             "SLAKIT_ES_EXPORTER_URL": cfg.url(cfg.elasticsearch.port),
             "SLAKIT_ES_EXPORTER_CANARY_INDEX": cfg.corpus.index,
             "SLAKIT_ES_EXPORTER_FRESHNESS_INDEX": cfg.corpus.index,
+            "SLAKIT_ES_EXPORTER_COUNT_QUERIES": json.dumps(
+                [log_streams.LOG_LINES.model_dump(mode="json")]
+            ),
         },
     )
 
@@ -132,6 +136,7 @@ PARTS: list[Part] = [
     ("elasticsearch", elasticsearch.spec, ()),
     ("engine", vllm.engine_spec, ()),
     ("webhook", webhook_spec, ()),
+    ("shipper", shipper.spec, ("elasticsearch",)),
     ("alertmanager", monitoring.alertmanager_spec, ("webhook",)),
     ("gateway", gateway_spec, ("elasticsearch", "engine")),
     ("gpu-exporter", gpu_exporter_spec, ()),

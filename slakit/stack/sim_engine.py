@@ -14,6 +14,9 @@ updated from what it actually serves. Everything else is made up:
 - Timing is `ttft_ms` before the first token and `token_delay_ms` between tokens, slept,
   not computed. At most `max_num_seqs` requests run at once; the rest wait (queue time).
 - KV-cache usage is the tokens held by running requests over max_num_seqs * max_model_len.
+
+Its log is ECS JSON (`slakit.ecslog`): an ERROR line for each injected failure, a WARNING
+for each request it refused, with the `trace.id` of the caller's `traceparent`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import time
 import uuid
@@ -31,9 +35,10 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from opentelemetry import propagate, trace
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from slakit import sse
+from slakit import ecslog, sse
 from slakit.stack.config import SimConfig
 from slakit.stack.openai_errors import error_response
 from slakit.stack.vllm_metrics import define_metrics
@@ -44,6 +49,10 @@ FAULTS_PATH = "/sim/faults"
 
 FAULT_FIELDS = ("error_rate", "stall_rate")
 """The SimConfig fields `FAULTS_PATH` may change."""
+
+SERVICE = "slakit-sim-engine"
+LOGGER = "slakit.stack.sim_engine"  # also when run as __main__
+log = logging.getLogger(LOGGER)
 
 
 # OpenAI's /v1/completions default; vLLM's own chat default is all the room left.
@@ -277,6 +286,15 @@ async def _stream(engine: _Engine, job: _Job, shape: _Shape, usage: bool) -> Asy
     yield sse.DONE_EVENT
 
 
+def _log_refusal(request: Request, answer: Response) -> None:
+    """The engine's error answer as a log line of the caller's trace: ERROR for a 5xx."""
+    context = trace.get_current_span(propagate.extract(request.headers)).get_span_context()
+    message = json.loads(answer.body)["error"]["message"]
+    level = logging.ERROR if answer.status_code >= 500 else logging.WARNING
+    fields = {**ecslog.trace_fields(context), "http.response.status_code": answer.status_code}
+    log.log(level, message, extra={**fields, "url.path": request.url.path})
+
+
 def create_app(
     cfg: SimConfig,
     model_name: str,
@@ -336,6 +354,7 @@ def create_app(
             return unknown
         job = engine.admit(prompt, len(_prompt_words(prompt)), max_tokens)
         if isinstance(job, Response):
+            _log_refusal(request, job)
             return job
         shape = _Shape(chat, model_name)
         if body.get("stream"):
@@ -418,7 +437,8 @@ def main(argv: list[str] | None = None) -> None:
         max_num_seqs=args.max_num_seqs,
         seed=args.seed,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    log_config = ecslog.dict_config(SERVICE, {LOGGER: "INFO"})
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=log_config)
 
 
 if __name__ == "__main__":

