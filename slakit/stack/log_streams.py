@@ -22,6 +22,7 @@ from slakit.catalogue.defaults import (
     LOG_LINES_QUERY,
     log_stream,
 )
+from slakit.exporters.elasticsearch.count_queries import time_range
 from slakit.exporters.elasticsearch.settings import CountQuery
 from slakit.report.model import LogErrors, LogMessage
 from slakit.stack.config import ShipperConfig
@@ -110,7 +111,6 @@ def error_lines(es_url: str | None, since: float, until: float) -> LogErrors:
     if es_url is None:
         return absent.model_copy(update={"absent": "the target has no Elasticsearch"})
     es = Elasticsearch(es_url, request_timeout=10, max_retries=0)
-    window = {"gte": round(since * 1000), "lte": round(until * 1000), "format": "epoch_millis"}
     try:
         found = es.indices.resolve_index(name=LOG_INDEX_PATTERN)
         if not found["data_streams"] and not found["indices"]:
@@ -123,7 +123,7 @@ def error_lines(es_url: str | None, since: float, until: float) -> LogErrors:
             query={
                 "bool": {
                     "filter": [
-                        {"range": {"@timestamp": window}},
+                        time_range("@timestamp", since, until),
                         {"term": {LEVEL_FIELD: LOG_ERROR_LEVEL}},
                     ]
                 }

@@ -23,7 +23,15 @@ OBSERVER_NICE = 10
 """Niceness of parts no request waits for: a generator at 0 gets ~10x their CPU share."""
 
 OBSERVERS = frozenset(
-    {"webhook", "alertmanager", "prometheus", "gpu-exporter", "es-exporter", "inference-exporter"}
+    {
+        "webhook",
+        "alertmanager",
+        "prometheus",
+        "gpu-exporter",
+        "es-exporter",
+        "inference-exporter",
+        "shipper",
+    }
 )
 """Stack parts (keys of `slakit.stack.parts.PARTS`) that observe rather than serve."""
 

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from slakit.catalogue.defaults import LOG_INDEX_PATTERN, log_stream
+from slakit.exporters.elasticsearch.count_queries import time_range
 from slakit.generate.alerts import SHORT_WINDOW_FACTOR, generate_alerts
 from slakit.stack import supervisor
 from slakit.stack.config import StackConfig
@@ -86,8 +88,8 @@ def delivered(cfg: StackConfig) -> list[tuple[float, dict]]:
     ]
 
 
-def load_resource_rules(cfg: StackConfig, out: Path) -> None:
-    generate_alerts(SPEC, out, short_windows=True)
+def load_resource_rules(cfg: StackConfig, out: Path, short_windows: bool = True) -> None:
+    generate_alerts(SPEC, out, short_windows=short_windows)
     shutil.copy(out / "resources.rules.yml", rules_dir(cfg) / "resources.rules.yml")
     prom = cfg.url(cfg.prometheus.port)
     assert httpx.post(f"{prom}/-/reload", timeout=30).status_code == 200
@@ -100,13 +102,9 @@ def load_resource_rules(cfg: StackConfig, out: Path) -> None:
     raise AssertionError(f"Prometheus did not load {ALERT}")
 
 
-def between(since: float, until: float) -> dict:
-    window = {"gte": round(since * 1000), "lte": round(until * 1000), "format": "epoch_millis"}
-    return {"range": {"@timestamp": window}}
-
-
 def errors_in(since: float, until: float) -> dict:
-    return {"bool": {"filter": [{"term": {"log.level": "error"}}, between(since, until)]}}
+    window = time_range("@timestamp", since, until)
+    return {"bool": {"filter": [{"term": {"log.level": "error"}}, window]}}
 
 
 def error_docs(es: Elasticsearch, stream: str, since: float = 0, until: float = 2e9) -> list:
@@ -114,57 +112,72 @@ def error_docs(es: Elasticsearch, stream: str, since: float = 0, until: float = 
     return [h["_source"] for h in hits["hits"]["hits"]]
 
 
+@dataclass
+class Burst:
+    """Healthy traffic, then every request failing until the alert was delivered."""
+
+    healthy_failed: list[str]  # requests that failed before the faults (none expected)
+    quiet: list  # alerts delivered before the faults (none expected)
+    fired: bool
+    started: float  # when the faults were switched on (epoch s)
+    ended: float
+
+
+def burst(cfg: StackConfig, traffic: Traffic, within_s: float) -> Burst:
+    traffic.until(lambda: False, 5)  # healthy: no ERROR line, nothing to alert on
+    healthy_failed, quiet = list(traffic.failed), delivered(cfg)
+    started = time.time()
+    sim = cfg.url(cfg.sim.port)
+    httpx.post(f"{sim}{FAULTS_PATH}", json={"error_rate": 1.0}).raise_for_status()
+    fired = traffic.until(lambda: bool(delivered(cfg)), within_s)
+    ended = time.time()
+    time.sleep(3)  # the last lines shipped
+    return Burst(healthy_failed, quiet, fired, started, ended)
+
+
+def time_to_fire(cfg: StackConfig, es: Elasticsearch, since: float) -> float:
+    """From the first ERROR line after `since` (its @timestamp) to the webhook's receipt."""
+    received, _ = delivered(cfg)[0]
+    first = error_docs(es, LOG_INDEX_PATTERN, since=since)[0]
+    return received - datetime.fromisoformat(first["@timestamp"]).timestamp()
+
+
 @pytest.fixture(scope="module")
-def burst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The stack, healthy traffic, then every request failing until the alert is delivered."""
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The stack and what its burst did."""
     tmp = tmp_path_factory.mktemp("log-alert")
     cfg = stack_config(tmp / "state", engine="sim", shift=SHIFT)
     supervisor.up(cfg)
     try:
         load_resource_rules(cfg, tmp / "rules")
-        es = Elasticsearch(cfg.url(cfg.elasticsearch.port), request_timeout=10)
         traffic = Traffic(cfg)
-        traffic.until(lambda: False, 5)  # healthy: no ERROR line, nothing to alert on
-        healthy_failed = list(traffic.failed)
-        quiet = delivered(cfg)
-        started = time.time()
-        sim = cfg.url(cfg.sim.port)
-        httpx.post(f"{sim}{FAULTS_PATH}", json={"error_rate": 1.0}).raise_for_status()
-        fired = traffic.until(lambda: bool(delivered(cfg)), FIRE_WITHIN_S)
-        ended = time.time()
-        time.sleep(3)  # the last lines shipped
+        es = Elasticsearch(cfg.url(cfg.elasticsearch.port), request_timeout=10)
         yield {
             "cfg": cfg,
             "es": es,
             "traffic": traffic,
-            "healthy_failed": healthy_failed,
-            "quiet": quiet,
-            "fired": fired,
-            "window": (started, ended),
+            "burst": burst(cfg, traffic, FIRE_WITHIN_S),
         }
     finally:
         supervisor.down(cfg, purge=True)
 
 
-def test_injected_errors_fire_the_error_rate_alert_at_the_webhook(burst) -> None:
-    assert burst["healthy_failed"] == [] and burst["quiet"] == []
-    cfg, es = burst["cfg"], burst["es"]
-    assert burst["fired"], f"{ALERT} never reached the webhook within {FIRE_WITHIN_S} s"
-    received, alert = delivered(cfg)[0]
+def test_injected_errors_fire_the_error_rate_alert_at_the_webhook(live) -> None:
+    cfg, es, b = live["cfg"], live["es"], live["burst"]
+    assert b.healthy_failed == [] and b.quiet == []
+    assert b.fired, f"{ALERT} never reached the webhook within {FIRE_WITHIN_S} s"
+    _, alert = delivered(cfg)[0]
     assert alert["labels"]["severity"] == "ticket"
     assert alert["labels"]["query"] == "log_lines" and alert["labels"]["group"] == "error"
-    started, _ = burst["window"]
-    assert error_docs(es, LOG_INDEX_PATTERN, until=started) == []  # none before the faults
-    first = error_docs(es, LOG_INDEX_PATTERN, since=started)[0]
-    first_line = datetime.fromisoformat(first["@timestamp"]).timestamp()
-    took = received - first_line
+    assert error_docs(es, LOG_INDEX_PATTERN, until=b.started) == []  # none before the faults
+    took = time_to_fire(cfg, es, b.started)
     print(f"\n{ALERT}: first ERROR line to webhook delivery {took:.1f} s")
     # At least its `for:` (2 m / 20), at most the scrape, evaluation and grouping on top.
     assert 120 / SHORT_WINDOW_FACTOR <= took < 60, took
 
 
-def test_every_failed_request_is_one_error_line_of_its_trace_in_each_stream(burst) -> None:
-    es, failed = burst["es"], burst["traffic"].failed
+def test_every_failed_request_is_one_error_line_of_its_trace_in_each_stream(live) -> None:
+    es, failed = live["es"], live["traffic"].failed
     assert len(failed) > 10
     for part in ("gateway", "engine"):
         traces = [d.get("trace", {}).get("id") for d in error_docs(es, log_stream(part))]
@@ -172,12 +185,12 @@ def test_every_failed_request_is_one_error_line_of_its_trace_in_each_stream(burs
         assert sorted(mine) == sorted(failed), part  # each once: none lost, none repeated
 
 
-def test_the_report_lists_the_windows_error_lines(burst) -> None:
-    cfg, es = burst["cfg"], burst["es"]
-    started, ended = burst["window"]
+def test_the_report_lists_the_windows_error_lines(live) -> None:
+    cfg, es, failed = live["cfg"], live["es"], live["traffic"].failed
+    started, ended = live["burst"].started, live["burst"].ended
     logs = error_lines(cfg.url(cfg.elasticsearch.port), started, ended)
     shipped = es.count(index=LOG_INDEX_PATTERN, query=errors_in(started, ended))["count"]
-    assert logs.absent is None and logs.count == shipped >= 2 * len(burst["traffic"].failed)
+    assert logs.absent is None and logs.count == shipped >= 2 * len(failed)
     top = {m.message: m.count for m in logs.top}
-    assert top["simulated engine failure"] >= len(burst["traffic"].failed)
-    assert top["/v1/chat/completions answered 500"] >= len(burst["traffic"].failed)
+    assert top["simulated engine failure"] >= len(failed)
+    assert top["/v1/chat/completions answered 500"] >= len(failed)

@@ -24,11 +24,19 @@ from slakit.exporters.elasticsearch.settings import CountQuery
 GROUPS = 50  # at most this many values of `group_by` per query (a terms aggregation's size)
 
 
+def time_range(field: str, since: float, until: float | None = None) -> dict[str, Any]:
+    """A filter of `field` from `since` (to `until`), epoch seconds, to the millisecond
+    (Elasticsearch's date math has no milliseconds)."""
+    bounds: dict[str, Any] = {"gte": round(since * 1000), "format": "epoch_millis"}
+    if until is not None:
+        bounds["lte"] = round(until * 1000)
+    return {"range": {field: bounds}}
+
+
 def search(q: CountQuery) -> dict[str, Any]:
     """The search's fields: no hits, the count and, grouped, one bucket per value."""
     matching = {"query_string": {"query": q.query}} if isinstance(q.query, str) else q.query
-    since_ms = round((time.time() - q.window) * 1000)  # date math has no milliseconds
-    since = {"range": {q.time_field: {"gte": since_ms, "format": "epoch_millis"}}}
+    since = time_range(q.time_field, time.time() - q.window)
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": True,
