@@ -173,7 +173,7 @@ def test_resource_rules_cover_the_thresholds_of_the_spec(generated: Path) -> Non
     assert set(rules) == {
         "GpuMemoryHigh", "GpuTemperatureHigh", "ElasticsearchCpuHigh", "ElasticsearchClusterRed",
         "ElasticsearchClusterYellow", "ElasticsearchSearchRejections", "ElasticsearchIndexingSlow",
-        "ElasticsearchHeapHigh", "InferenceLatencyHigh", "GatewayErrorRateHigh",
+        "ElasticsearchHeapHigh", "InferenceLatencyHigh", "GatewayErrorRateHigh", "LogErrorsHigh",
         "VllmQueueGrowing", "TargetDown", "InferenceCanaryFailing", "RagCanaryFailing",
         "ElasticsearchDown", "ElasticsearchCanaryFailing", "ElasticsearchIndexNotFresh",
         "GpuDown", "EngineReplicaDown",
