@@ -2,7 +2,8 @@
 # Install what slakit needs on a bare machine of this kind, idempotently and cached:
 #   Debian packages (Prometheus, Alertmanager, promtool, the community ES exporter,
 #   Chromium, Java, Maven, HAProxy in front of engine replicas, rsyslog with its
-#   Elasticsearch output shipping the parts' logs), and one Python venv with
+#   Elasticsearch output shipping the parts' logs), Go builds (kustomize, Sloth, Jaeger,
+#   the stack's trace backend), and one Python venv with
 #   pinned packages (real vLLM on CPU).
 # The venv lives in the cache, keyed by the hash of the requirement files, so a fresh
 # clone re-uses it; .venv in the clone is a symlink to it. Re-running takes seconds.
@@ -50,6 +51,24 @@ if [ ! -x "$CACHE/bin/sloth-$SLOTH_VERSION" ]; then
   GOBIN="$CACHE/sloth-build" go install "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
   mkdir -p "$CACHE/bin" && mv "$CACHE/sloth-build/sloth" "$CACHE/bin/sloth-$SLOTH_VERSION"
   rm -rf "$CACHE/sloth-build"
+fi
+
+# --- Jaeger v2, the embedded stack's trace backend (slakit/stack/jaeger.py) ----------
+# Its version is read from slakit/stack/config.py (JAEGER_VERSION). `go install ...@v` refuses
+# Jaeger (its go.mod has replace directives), so it is built inside a throwaway module.
+JAEGER_VERSION=$(sed -n 's/^JAEGER_VERSION = "\(v[0-9.]*\)"$/\1/p' slakit/stack/config.py)
+if [ ! -x "$CACHE/bin/jaeger-$JAEGER_VERSION" ]; then
+  log "building jaeger $JAEGER_VERSION from the Go module proxy into $CACHE/bin (~9 min once)"
+  rm -rf "$CACHE/jaeger-build" && mkdir -p "$CACHE/jaeger-build"
+  (
+    cd "$CACHE/jaeger-build"
+    go mod init jaegerbuild >/dev/null 2>&1
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" 2>get.log \
+      || { cat get.log >&2; exit 1; }  # else one "go: added" line per module, ~600
+    go build -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  mkdir -p "$CACHE/bin" && mv "$CACHE/jaeger-build/jaeger" "$CACHE/bin/jaeger-$JAEGER_VERSION"
+  rm -rf "$CACHE/jaeger-build"
 fi
 
 # --- Python environment -------------------------------------------------------------

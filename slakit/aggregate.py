@@ -43,6 +43,7 @@ from slakit.stack.log_streams import error_lines
 from slakit.stack.parts import alerts_file
 from slakit.stack.webhook import read_alerts
 from slakit.target import ResolvedTarget
+from slakit.traces.slowest import slowest_requests
 from slakit.verdict import judge_measurement, judge_run
 from slakit.wire.capture import Capture
 from slakit.wire.check import measure
@@ -169,6 +170,7 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         faults=outcomes(read_faults([run.run_dir / m.step.dir for m in steps]), samples, started),
         log_errors=error_lines(target.elasticsearch, started, ended),
         measurement=measurement,
+        slowest=_slowest(run, samples, window, ended),
         scrape=scrape,
         verdict=verdict,
         exit_code=code,
@@ -274,6 +276,14 @@ def report_dashboards(scenario: Scenario) -> list[DashboardDef]:
     if kinds & {"es_search", "es_bulk", "rag"}:
         chosen.append(ELASTICSEARCH_DASHBOARD)
     return chosen
+
+
+def _slowest(run: Run, samples: pd.DataFrame, window: ev.EvalWindow, ended: float):
+    """The judged window's slowest requests, explained by their traces; None if none asked."""
+    n = run.scenario.report.slowest
+    if not n:
+        return None
+    return slowest_requests(ev.in_window(samples, window), run.target.jaeger, n, ended)
 
 
 def _alerts(stack_cfg: StackConfig | None, since: float) -> list[dict]:

@@ -16,6 +16,7 @@ import httpx
 
 from slakit.errors import InputError, safe_text
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario
+from slakit.stack import jaeger
 from slakit.stack.config import StackConfig
 
 
@@ -29,6 +30,7 @@ class ResolvedTarget:
     prometheus: str | None
     model: str
     engine: str  # vllm | sim | external
+    jaeger: str | None = None  # the query API the report reads traces from
     api_key_env: str | None = None
     # the key itself where it came as data (a distributed run's worker plan), else unset
     key: str | None = field(default=None, repr=False)
@@ -56,6 +58,7 @@ def from_stack(cfg: StackConfig) -> ResolvedTarget:
         prometheus=cfg.url(cfg.prometheus.port),
         model=cfg.vllm.served_model_name,
         engine=cfg.engine,
+        jaeger=jaeger.query_url(cfg),
     )
 
 
@@ -67,6 +70,7 @@ def from_explicit(t: ExplicitTarget) -> ResolvedTarget:
         prometheus=t.prometheus,
         model=t.model,
         engine="external",
+        jaeger=t.jaeger,
         api_key_env=t.api_key_env,
         origin={name: t.where(name) for name in type(t).model_fields},
     )

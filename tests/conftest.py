@@ -41,6 +41,7 @@ _DEFAULTS = StackConfig().model_dump(
         "webhook",
         "exporters",
         "balancer",
+        "jaeger",
     }
 )
 

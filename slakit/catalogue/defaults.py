@@ -28,6 +28,10 @@ PORTS = {
     "gpu_exporter": 19400,
     "es_exporter": 19114,
     "inference_exporter": 19500,
+    "jaeger_query": 19686,  # Jaeger's query API and UI (its default 16686, moved by 3000)
+    "jaeger_query_grpc": 19685,
+    "jaeger_otlp_grpc": 19317,  # OTLP receivers (4317/4318 by default: the same digits)
+    "jaeger_otlp_http": 19318,
 }
 """Every part's default port, below Linux's default ephemeral range (32768-60999)."""
 

@@ -47,6 +47,7 @@ from slakit.gateway.tracing import (
     Tracing,
     context_headers,
     end_span,
+    mark_first_token,
 )
 from slakit.gateway.upstream import StreamTap
 from slakit.stack.openai_errors import error_body, error_response
@@ -78,6 +79,7 @@ class _Call:
         self.upstream: aiohttp.ClientResponse | None = None
         self.tap = StreamTap()
         self.start = time.perf_counter()
+        self.start_ns = time.time_ns()  # the same instant on the spans' (epoch) clock
         self.end: float | None = None
         self.status = 0
         self.error: str | None = None
@@ -93,6 +95,7 @@ class _Call:
         self.obs.stage("generate", self.end - self.start)
         if tap.first_token_at is not None:
             self.obs.first_token(tap.first_token_at)
+            mark_first_token(self.span, self.start_ns, tap.first_token_at - self.start)
         self.obs.tokens(tap.prompt_tokens, tap.completion_tokens)
         if tap.model:
             self.span.set_attribute(ATTR_MODEL, tap.model)

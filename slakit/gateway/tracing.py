@@ -28,6 +28,8 @@ ATTR_TOP_K = "retrieval.top_k"
 ATTR_INDEX = "retrieval.index"
 ATTR_ROUTE = "http.route"
 ATTR_STATUS = "http.response.status_code"
+EVENT_FIRST_TOKEN = "first_token"
+"""The event on an engine call's span when its first token came: decode is the rest of it."""
 
 
 def _one_line(span: ReadableSpan) -> str:
@@ -75,6 +77,11 @@ def context_headers(span: Span) -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=trace.set_span_in_context(span))
     return carrier
+
+
+def mark_first_token(span: Span, started_ns: int, seconds: float) -> None:
+    """The first-token event on `span`, `seconds` after `started_ns` (epoch, as spans are)."""
+    span.add_event(EVENT_FIRST_TOKEN, timestamp=started_ns + round(seconds * 1e9))
 
 
 def end_span(span: Span, status: int, error: str | None = None) -> None:

@@ -17,6 +17,8 @@ from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
 from slakit.report.plots import PLOTS
 from slakit.report.repeats import repeat_table, repeat_text
+from slakit.report.slowest import intro as slowest_intro
+from slakit.report.slowest import sections as slowest_sections
 from slakit.report.tables import (
     alert_table,
     capacity_text,
@@ -87,5 +89,7 @@ def render_html(report: Report) -> str:
         log_error_top=log_error_table(report),
         limits=[describe(f) for f in report.limits],
         faults=[describe(f) for f in report.faults],
+        slowest=slowest_sections(report),
+        slowest_intro=slowest_intro(report) if report.slowest else None,
         scenario_json=json.dumps(report.scenario, indent=2, sort_keys=True),
     )

@@ -13,6 +13,8 @@ from slakit.report.findings import describe
 from slakit.report.formatting import verdict_word
 from slakit.report.model import Report
 from slakit.report.repeats import repeat_table, repeat_text
+from slakit.report.slowest import intro as slowest_intro
+from slakit.report.slowest import sections as slowest_sections
 from slakit.report.tables import (
     Table,
     alert_table,
@@ -83,6 +85,18 @@ def _measurement(report: Report) -> list[str]:
     return [*table, *_bullets(measurement_lines(report.measurement, report.slos))]
 
 
+def _slowest(report: Report) -> list[str]:
+    lines = [md_text(slowest_intro(report))]
+    for title, entries in slowest_sections(report):
+        lines += ["", f"**{title}**", ""]
+        for e in entries:
+            head = f"{e.rank}. `{e.trace_id}` {e.kind}, TTFT {e.ttft}, latency {e.latency}"
+            lines.append(f"{md_text(head)}: **{md_text(e.cause)}**")
+            if e.timeline_text:
+                lines.append(f"   - {md_text(e.timeline_text)}")
+    return lines
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown, headline verdict first."""
     lines = _headline(report)
@@ -106,6 +120,8 @@ def render_markdown(report: Report) -> str:
         lines += _section("Faults injected", _bullets([describe(f) for f in report.faults]))
     if report.limits:
         lines += _section("What limited it", _bullets([describe(f) for f in report.limits]))
+    if report.slowest:
+        lines += _section("Slowest requests", _slowest(report))
     alerts = alert_table(report)
     lines += _section("Alerts", md_table(alerts) if alerts.rows else ["No alerts fired."])
     if report.log_errors:

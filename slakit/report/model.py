@@ -336,6 +336,38 @@ Finding = Annotated[
 (`slakit.report.findings`)."""
 
 
+class Phase(BaseModel):
+    """One stage of a request's span timeline, in ms from when its client sent it."""
+
+    name: str  # gateway | retrieve | engine call | engine queue | prefill | decode | first token
+    span: str  # the span it was read from: "service: span name"
+    start_ms: float
+    duration_ms: float = 0.0  # 0: an instant (first token)
+
+
+class SlowRequest(BaseModel):
+    """One of the run's slowest requests, explained by its trace (`slakit.traces`)."""
+
+    trace_id: str
+    kind: str
+    start: float  # epoch seconds, when its client sent it
+    ttft_s: float | None = None
+    latency_s: float
+    timeline: list[Phase] = Field(default_factory=list)  # empty: no trace (`cause` says why)
+    cause: str  # one line: what took its time, or why there is no timeline
+
+
+class SlowestRequests(BaseModel):
+    """The "Slowest requests" section: the N slowest successful requests by TTFT and by
+    end-to-end latency, each with its timeline and cause."""
+
+    n: int
+    source: str | None = None  # the Jaeger query URL the traces were read from
+    by_ttft: list[SlowRequest] = Field(default_factory=list)
+    by_latency: list[SlowRequest] = Field(default_factory=list)
+    note: str = ""  # e.g. why no trace could be read
+
+
 class Report(BaseModel):
     schema_version: int = Field(SCHEMA_VERSION, strict=True)
     run_id: str
@@ -366,6 +398,8 @@ class Report(BaseModel):
     repeats: RepeatSummary | None = None
     """`repeat: N` scenarios: the runs behind this report and each SLO's spread over them;
     the SLO results here are judged on that spread, the load and series are the last run's."""
+    slowest: SlowestRequests | None = None
+    """None: a report from before slakit explained its slowest requests, or none asked."""
     scrape: ScrapeSettings | None = None
     """None: no Prometheus was queried, or a report from before slakit read the interval
     (it assumed 5 s)."""

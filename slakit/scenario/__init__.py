@@ -17,6 +17,7 @@ from slakit.scenario.faults import Fault
 from slakit.scenario.fields import _UNSAFE_IN_DIR_NAME, MAX_NAME_CHARS, Duration, Strict
 from slakit.scenario.load import Load, SweepLoad
 from slakit.scenario.objectives import Gate, Slo, parse_relative
+from slakit.scenario.report import ReportSettings
 from slakit.scenario.target import EmbeddedTarget, ExplicitTarget, Target
 from slakit.scenario.workload import (
     Distribution,
@@ -72,6 +73,7 @@ class Scenario(Strict):
     faults: list[Fault] = Field(
         default_factory=list, description="done to the embedded stack's engine replicas"
     )
+    report: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -29,6 +29,9 @@ class ExplicitTarget(Strict):
     )
     elasticsearch: HttpUrl | None = None
     prometheus: HttpUrl | None = None
+    jaeger: HttpUrl | None = Field(
+        None, description="Jaeger query base URL: the report reads the slowest requests' traces"
+    )
     model: str = MODEL
     api_key_env: str | None = Field(
         None,

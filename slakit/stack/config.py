@@ -29,7 +29,9 @@ class _Part(BaseModel):
 
     port: Port
 
-    @field_validator("port", "stats_port", check_fields=False)
+    @field_validator(
+        "port", "stats_port", "grpc_port", "otlp_grpc_port", "otlp_http_port", check_fields=False
+    )
     @classmethod
     def _port(cls, value: int) -> int:
         if not 1024 <= value <= 65535:
@@ -148,6 +150,27 @@ class ExportersConfig(BaseModel):
     probe_interval_s: float = Field(5.0, gt=0, description="inference canary period")
 
 
+JAEGER_VERSION = "v1.75.0"
+"""The Jaeger release scripts/bootstrap.sh builds (it reads this line): the newest one this
+machine's Go proxy approves; v1.76.0 and later are served but not approved releases."""
+
+
+class JaegerConfig(_Part):
+    """Jaeger v2 (an OpenTelemetry Collector with Jaeger's storage and query), built by
+    scripts/bootstrap.sh: the gateway's and the engine's spans in over OTLP, kept in
+    memory, read back by the run report (`slakit.traces`) from the query API on `port`."""
+
+    port: Port = PORTS["jaeger_query"]  # query HTTP API and UI
+    grpc_port: Port = PORTS["jaeger_query_grpc"]  # query gRPC API (the extension serves both)
+    otlp_grpc_port: Port = PORTS["jaeger_otlp_grpc"]
+    otlp_http_port: Port = PORTS["jaeger_otlp_http"]
+    version: str = JAEGER_VERSION
+    max_traces: int = Field(
+        100_000, ge=1000, description="traces kept in memory; the oldest go first"
+    )
+    start_timeout_s: float = 30
+
+
 class CorpusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +202,7 @@ class StackConfig(ServiceSettings):
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     webhook: WebhookConfig = WebhookConfig()
     exporters: ExportersConfig = ExportersConfig()
+    jaeger: JaegerConfig = JaegerConfig()
     corpus: CorpusConfig = CorpusConfig()
     shipper: ShipperConfig = ShipperConfig()
 

@@ -8,7 +8,16 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from slakit.stack import balancer, elasticsearch, log_streams, monitoring, placement, shipper, vllm
+from slakit.stack import (
+    balancer,
+    elasticsearch,
+    jaeger,
+    log_streams,
+    monitoring,
+    placement,
+    shipper,
+    vllm,
+)
 from slakit.stack.config import ExporterConfig, StackConfig
 from slakit.stack.process import PartSpec
 
@@ -37,8 +46,6 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
             str(cfg.gateway.top_k),
             "--max-tokens",
             str(cfg.gateway.max_tokens),
-            "--spans-file",
-            str(cfg.state_dir / "gateway" / "spans.jsonl"),
             "--priority",
             placement.GATEWAY_PRIORITY,
         ],
@@ -46,6 +53,7 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
         log=cfg.state_dir / "logs" / "gateway.log",
         health_url=f"{url}/ready",
         timeout_s=cfg.gateway.start_timeout_s,
+        env=jaeger.exporter_env(cfg),  # its spans go to Jaeger
     )
 
 
@@ -134,6 +142,7 @@ Part = tuple[str, Callable[[StackConfig], PartSpec], tuple[str, ...]]
 # Start order. Each entry: (part name, spec builder, names it must wait for first).
 PARTS: list[Part] = [
     ("elasticsearch", elasticsearch.spec, ()),
+    ("jaeger", jaeger.spec, ()),
     ("engine", vllm.engine_spec, ()),
     ("webhook", webhook_spec, ()),
     ("shipper", shipper.spec, ("elasticsearch",)),
@@ -187,6 +196,10 @@ def ports(cfg: StackConfig) -> dict[str, tuple[int, str]]:
         "gpu-exporter": ("exporters.gpu", "port"),
         "es-exporter": ("exporters.elasticsearch", "port"),
         "inference-exporter": ("exporters.inference", "port"),
+        "jaeger": ("jaeger", "port"),
+        "jaeger query grpc": ("jaeger", "grpc_port"),
+        "jaeger otlp grpc": ("jaeger", "otlp_grpc_port"),
+        "jaeger otlp http": ("jaeger", "otlp_http_port"),
     }
     if cfg.replicas > 1:
         fields |= {"balancer": ("balancer", "port"), "balancer stats": ("balancer", "stats_port")}

@@ -31,6 +31,7 @@ OBSERVERS = frozenset(
         "es-exporter",
         "inference-exporter",
         "shipper",
+        "jaeger",  # spans reach it from batch exporters, after their requests were answered
     }
 )
 """Stack parts (keys of `slakit.stack.parts.PARTS`) that observe rather than serve."""

@@ -12,6 +12,7 @@ import json
 import sys
 
 from slakit import ecslog
+from slakit.stack import jaeger
 from slakit.stack.config import StackConfig
 from slakit.stack.model import ensure_model
 from slakit.stack.placement import engine_cores
@@ -43,6 +44,12 @@ def spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
             cfg.host,
             "--port",
             str(port),
+            # One `llm_request` span per request, a child of the gateway's engine call (its
+            # traceparent), with queue, prefill and decode times as attributes; over gRPC,
+            # vLLM's default OTLP protocol. `--collect-detailed-traces` is not passed: in
+            # 0.32's engine nothing reads it, and those times come without it.
+            "--otlp-traces-endpoint",
+            jaeger.otlp_grpc_url(cfg),
         ],
         url=url,
         log=cfg.state_dir / "logs" / f"{name}.log",
@@ -53,6 +60,7 @@ def spec(cfg: StackConfig, replica: int | None = None) -> PartSpec:
             "VLLM_CPU_OMP_THREADS_BIND": engine_cores(),
             "HF_HUB_OFFLINE": "1",
             "VLLM_LOGGING_CONFIG_PATH": str(logging_config.resolve()),
+            **jaeger.engine_exporter_env(name),
         },
     )
 
