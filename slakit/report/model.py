@@ -339,7 +339,8 @@ Finding = Annotated[
 class Phase(BaseModel):
     """One stage of a request's span timeline, in ms from when its client sent it."""
 
-    name: str  # gateway | retrieve | engine call | engine queue | prefill | decode | first token
+    name: str  # gateway, retrieve, engine call, engine front end, engine queue, prefill, decode,
+    # first token
     span: str  # the span it was read from: "service: span name"
     start_ms: float
     duration_ms: float = 0.0  # 0: an instant (first token)

@@ -60,7 +60,7 @@ def _lanes(request: SlowRequest) -> tuple[list[Lane], str]:
     start = min(0.0, *(p.start_ms for p in request.timeline))
     scale = 100 / max(end - start, 1e-9)
     client = Lane(CLIENT_LANE, "the load's sample", -start * scale, latency_ms * scale, "")
-    client.text = f"sent at 0 for {_ms(latency_ms)}"
+    client.text = f"for {_ms(latency_ms)}"
     if request.ttft_s is not None:
         client.mark = (request.ttft_s * 1000 - start) * scale
         client.text += f", first token at {_ms(request.ttft_s * 1000)}"

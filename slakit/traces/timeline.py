@@ -117,6 +117,7 @@ def _engine_phases(engine: Span, phase) -> list[Phase]:
     queued_end = begin + round(queue * 1e9)
     first = queued_end + round(prefill * 1e9)
     return [
+        phase("engine front end", engine, engine.start_ns, begin),
         phase("engine queue", engine, begin, queued_end),
         phase("prefill", engine, queued_end, first),
         phase("decode", engine, first, first + round(decode * 1e9)),

@@ -58,9 +58,11 @@ def test_engine_phases_are_placed_from_vllms_durations():
     spans = rag_spans(queue_s=0.412, retrieve_ms=10)
     phases = {p.name: p for p in timeline(spans, request(460, 560))}
     assert list(phases) == [
-        "gateway", "retrieve", "engine call", "engine queue", "prefill", "decode", "first token"
+        "gateway", "retrieve", "engine call", "engine front end", "engine queue", "prefill",
+        "decode", "first token",
     ]  # fmt: skip
     # vLLM's span starts at arrival (13 ms); its front end is TTFT - queue - prefill = 2 ms.
+    assert phases["engine front end"].start_ms == 13 and phases["engine front end"].duration_ms == 2
     assert phases["engine queue"].start_ms == 15 and phases["engine queue"].duration_ms == 412
     assert phases["prefill"].start_ms == 427 and phases["prefill"].duration_ms == 30
     assert phases["decode"].start_ms == 457 and phases["decode"].duration_ms == 100
