@@ -1,8 +1,10 @@
 """OpenTelemetry for the gateway: spans to a JSON-lines file and/or OTLP, W3C context in/out.
 
-The spans file holds one `ReadableSpan.to_json()` object per line, so tests and reports
-can find a request's trace without a collector. OTLP (http/protobuf) is added only when
-`OTEL_EXPORTER_OTLP_ENDPOINT` is set, configured by the standard OTEL_* variables.
+The spans file holds one `ReadableSpan.to_json()` object per line, so a request's trace
+can be found without a collector. OTLP (http/protobuf, through a batch span processor) is
+added only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, configured by the standard OTEL_*
+variables: the embedded stack sets them to its Jaeger (`slakit.stack.jaeger`), from which
+the run report reads the slowest requests' traces back (`slakit.traces`).
 """
 
 from __future__ import annotations

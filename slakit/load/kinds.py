@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import secrets
 import time
 from collections.abc import Callable
 
@@ -251,7 +252,7 @@ def _generate(
 ) -> None:
     """A generation request (LLM or RAG) with the target's headers and a fresh traceparent:
     streamed and timed token by token, or read whole; the reply's text into `reply`."""
-    headers = _headers(target, _traceparent(sample, rng))
+    headers = _headers(target, _traceparent(sample))
     read = functools.partial(_stream if stream else _read_completion, reply=reply)
     _send(client, sample, url, headers, timeout_s, read, json=body)
 
@@ -311,7 +312,7 @@ def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.R
 
     def execute(client, sample: Sample, timeout_s: float) -> None:
         body = {"query": {"match": {"text": search_query(spec.queries, rng)}}, "size": spec.size}
-        headers = {"traceparent": _traceparent(sample, rng)}
+        headers = {"traceparent": _traceparent(sample)}
         _send(client, sample, url, headers, timeout_s, _read_any, json=body)
 
     return execute
@@ -326,15 +327,18 @@ def es_bulk_executor(spec: EsBulkKind, target: ResolvedTarget, rng: random.Rando
         for _ in range(spec.docs_per_request):
             doc = {"text": make_prompt(_CORPUS, 40, rng), "indexed_at": int(time.time() * 1000)}
             lines += [header, json.dumps(doc)]
-        headers = {"Content-Type": "application/x-ndjson", "traceparent": _traceparent(sample, rng)}
+        headers = {"Content-Type": "application/x-ndjson", "traceparent": _traceparent(sample)}
         _send(client, sample, url, headers, timeout_s, _read_bulk, data="\n".join(lines) + "\n")
 
     return execute
 
 
-def _traceparent(sample: Sample, rng: random.Random) -> str:
-    sample.trace_id = f"{rng.getrandbits(128):032x}"
-    return f"00-{sample.trace_id}-{rng.getrandbits(64):016x}-01"
+def _traceparent(sample: Sample) -> str:
+    """A fresh W3C traceparent, its trace id kept in the sample. From the OS's randomness,
+    not the scenario's seeded generator: a seeded run repeated sent the same trace ids, so
+    a trace backend merged the requests of both runs into one trace."""
+    sample.trace_id = secrets.token_hex(16)
+    return f"00-{sample.trace_id}-{secrets.token_hex(8)}-01"
 
 
 EXECUTORS = {

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 SLOWEST = 3
 BARS = ((229, 57, 53), (251, 140, 0), (142, 36, 170))  # engine queue, prefill, decode
-CROP_ABOVE, CROP_BELOW = 230, 60  # px: from the section's heading to its last lane
+CROP_ABOVE, CROP_BELOW = 320, 60  # px: from the section's heading to its last lane
 SCENARIO = {
     "name": "slowest-live",
     "target": "embedded",

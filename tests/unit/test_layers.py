@@ -32,6 +32,7 @@ LAYERS = [
         "slakit.evaluate",
         "slakit.generate",
         "slakit.target",
+        "slakit.traces",
     },
     {
         "slakit.run",
