@@ -137,8 +137,8 @@ def cause(spans: list[Span], request: Request, by: str) -> str:
     what, seconds = max(shares.items(), key=lambda kv: kv[1])
     metric = "TTFT" if by == "ttft" else "latency"
     return (
-        f"{_words(what, seconds, request)} "
-        f"({seconds / total_s:.0%} of its {total_s * 1000:.0f} ms {metric})"
+        f"{_words(what, seconds, request)}: "
+        f"{seconds / total_s:.0%} of its {total_s * 1000:.0f} ms {metric}"
     )
 
 
@@ -190,7 +190,7 @@ def _words(what: str, seconds: float, request: Request) -> str:
             return f"decode {ms} for {request.tokens_out} tokens ({each:.1f} ms per token)"
         return f"decode {ms}"
     if what == "retrieve":
-        return f"retrieval {ms} (Elasticsearch)"
+        return f"retrieval {ms} in Elasticsearch"
     if what == "engine front end":
         return f"{ms} in vLLM's front end before its queue (tokenising, hand-over)"
     if what == "engine":

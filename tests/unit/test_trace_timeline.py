@@ -73,18 +73,18 @@ def test_engine_phases_are_placed_from_vllms_durations():
 def test_a_queued_request_is_said_to_be_queued_behind_the_others():
     spans = rag_spans(queue_s=0.412, retrieve_ms=10)
     assert cause(spans, request(460, 560), "ttft") == (
-        "queued 412 ms in the engine with 7 other requests in flight (90% of its 460 ms TTFT)"
+        "queued 412 ms in the engine with 7 other requests in flight: 90% of its 460 ms TTFT"
     )
 
 
 def test_slow_retrieval_and_slow_decode_are_named():
     spans = rag_spans(queue_s=0.001, retrieve_ms=180)
     assert cause(spans, request(220, 320), "ttft") == (
-        "retrieval 180 ms (Elasticsearch) (82% of its 220 ms TTFT)"
+        "retrieval 180 ms in Elasticsearch: 82% of its 220 ms TTFT"
     )
     spans = rag_spans(queue_s=0.001, retrieve_ms=5)
     assert cause(spans, request(45, 150), "latency") == (
-        "decode 100 ms for 20 tokens (5.0 ms per token) (67% of its 150 ms latency)"
+        "decode 100 ms for 20 tokens (5.0 ms per token): 67% of its 150 ms latency"
     )
 
 
