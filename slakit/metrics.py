@@ -163,8 +163,10 @@ def read_scrape(url: str) -> ScrapeSettings:
 
 
 def wait_for_scrape(scrape: ScrapeSettings, ended: float) -> None:
-    """Wait until a scrape after `ended` landed, so the window's last samples are in."""
-    delay = ended + scrape.interval_s + SCRAPE_SLACK_S - time.time()
+    """Wait until a scrape after `ended` landed, so the window's last samples are in; never
+    longer than one scrape and the slack, should the wall clock have stepped back."""
+    longest = scrape.interval_s + SCRAPE_SLACK_S
+    delay = min(ended + longest - time.time(), longest)
     if delay > 0:
         time.sleep(delay)
 

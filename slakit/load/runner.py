@@ -26,7 +26,7 @@ from locust.runners import STATE_STOPPED, STATE_STOPPING
 from slakit.load import handoff
 from slakit.load.profiles import Step
 from slakit.load.progress import LiveProgress
-from slakit.load.samples import SampleWriter
+from slakit.load.samples import SampleWriter, axis_time
 from slakit.load.saturation import SaturationWatch
 from slakit.load.users import Plan, build_plan, make_shape, make_user, shape_steps
 from slakit.scenario import Scenario
@@ -191,8 +191,10 @@ class _Workers:
 
 
 def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -> StepResult:
-    """Start the shape and watch until `end` says the run is over, or cut it short."""
-    started = time.time()
+    """Start the shape and watch until `end` says the run is over, or cut it short. The
+    window is placed on the samples' axis (`axis_time`) and measured on the monotonic
+    clock: a wall-clock step during the run moves neither it nor the saturation watch."""
+    started, began = axis_time(), time.monotonic()
     runner.start_shape()
     late_at = time.monotonic() + total + env.stop_timeout + LATE_END_S
     reason = saturated = None
@@ -209,7 +211,7 @@ def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -
             )
             reason = _why_cut(interrupt, end, dead_for, late_at)
             if watch and not reason and (counts := end.counts()):
-                saturated = watch.update(time.time() - started, *counts)
+                saturated = watch.update(time.monotonic() - began, *counts)
             if reason or saturated:
                 env.stop_timeout = 0  # cut short: stop now, requests in flight are cut
                 end.cut()
@@ -217,8 +219,8 @@ def _drive(env: Environment, runner, total: float, step: Step, interrupt, end) -
         runner.quit()
     # A run that ended on schedule is judged over its schedule; the drain of in-flight
     # requests after it is not load offered (those requests count: they started before).
-    early = reason or saturated
-    ended = time.time() if early else min(time.time(), started + total)
+    elapsed = time.monotonic() - began
+    ended = started + (elapsed if reason or saturated else min(elapsed, total))
     return StepResult(started, ended, reason, saturated)
 
 
@@ -273,7 +275,8 @@ def _run_distributed(scenario, target, out_dir, step, shape, workers, interrupt)
             )
         if why := _await_workers(ready, workers, interrupt, end):
             runner.quit()
-            return StepResult(time.time(), time.time(), why)
+            now = axis_time()
+            return StepResult(now, now, why)
         return _drive(env, runner, total, step, interrupt, end)
     finally:
         end.cut()

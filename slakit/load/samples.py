@@ -18,12 +18,21 @@ FLUSH_S = 0.5
 CUT = "cut"
 """Error class of a request still in flight when its run ended: it got no outcome."""
 
+_AXIS_EPOCH, _AXIS_MONOTONIC = time.time(), time.monotonic()
+
+
+def axis_time() -> float:
+    """Epoch seconds for the time axis: the wall clock read once per process, advanced by
+    the monotonic clock since. A wall-clock step during a run (NTP) moves no request off
+    its run's window, and no window off its requests."""
+    return _AXIS_EPOCH + time.monotonic() - _AXIS_MONOTONIC
+
 
 @dataclass
 class Sample:
-    """One request as the client saw it. `start` and `end` are epoch seconds, only to place
-    the request on the time axis; every duration is measured on the monotonic clock (from
-    `begin`), so a wall-clock step during a run cannot bend a latency."""
+    """One request as the client saw it. `start` and `end` are epoch seconds (`axis_time`),
+    only to place the request on the time axis; every duration is measured on the
+    monotonic clock (from `begin`), so a wall-clock step during a run cannot bend a latency."""
 
     kind: str
     start: float
@@ -45,8 +54,8 @@ class Sample:
 
     def begin(self) -> None:
         """Stamp the send: epoch time for the axis, the monotonic clock for durations."""
-        self.start = time.time()
         self._begun = time.monotonic()
+        self.start = _AXIS_EPOCH + self._begun - _AXIS_MONOTONIC
 
     def elapsed(self) -> float:
         """Seconds since `begin`, on the monotonic clock."""

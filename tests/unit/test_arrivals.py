@@ -127,8 +127,10 @@ def test_the_most_recently_free_user_takes_the_next_due_time() -> None:
     """Eight users, requests that end before the next falls due: one user sends them all
     (its connection stays warm), where a first-come queue would rotate all eight. The
     request takes no time, so the user is free again before the dispatcher can run, on a
-    machine however busy (a 2 ms request lost that race twice at load average 5-9)."""
-    schedule = ArrivalSchedule(Pace.fixed(40, 0.5, "constant"))
+    machine however busy (a 2 ms request lost that race twice at load average 5-9). Due
+    times are 100 ms apart: two fall due together (and rightly go to two users) only if
+    the process waits that long for a core (at 40 a second it did once, at load 10)."""
+    schedule = ArrivalSchedule(Pace.fixed(10, 2.0, "constant"))
     sent_by: list[int] = []
 
     def user(index: int) -> None:
