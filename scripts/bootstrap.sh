@@ -36,40 +36,46 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 
-# --- kustomize, for the checks of deploy/k8s (kubectl carries one where installed) ------
-KUSTOMIZE_VERSION=v5.5.0
-if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$CACHE/bin/kustomize" ]; then
-  log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy into $CACHE/bin"
-  GOBIN="$CACHE/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
-fi
+# --- Go builds, in the background: they keep both cores busy while pip (below) mostly
+# waits on downloads and unpacking. A failed build fails the bootstrap at the `wait`.
+go_builds() {
+  # --- kustomize, for the checks of deploy/k8s (kubectl carries one where installed) ------
+  KUSTOMIZE_VERSION=v5.5.0
+  if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$CACHE/bin/kustomize" ]; then
+    log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy into $CACHE/bin"
+    GOBIN="$CACHE/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  fi
 
-# --- Sloth, the peer the generated alert rules are cross-checked against -------------
-SLOTH_VERSION=v0.16.0
-if [ ! -x "$CACHE/bin/sloth-$SLOTH_VERSION" ]; then
-  log "building sloth $SLOTH_VERSION from the Go module proxy into $CACHE/bin (~3 min once)"
-  rm -rf "$CACHE/sloth-build" && mkdir -p "$CACHE/sloth-build"
-  GOBIN="$CACHE/sloth-build" go install "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
-  mkdir -p "$CACHE/bin" && mv "$CACHE/sloth-build/sloth" "$CACHE/bin/sloth-$SLOTH_VERSION"
-  rm -rf "$CACHE/sloth-build"
-fi
+  # --- Sloth, the peer the generated alert rules are cross-checked against -------------
+  SLOTH_VERSION=v0.16.0
+  if [ ! -x "$CACHE/bin/sloth-$SLOTH_VERSION" ]; then
+    log "building sloth $SLOTH_VERSION from the Go module proxy into $CACHE/bin (~3 min once)"
+    rm -rf "$CACHE/sloth-build" && mkdir -p "$CACHE/sloth-build"
+    GOBIN="$CACHE/sloth-build" go install "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
+    mkdir -p "$CACHE/bin" && mv "$CACHE/sloth-build/sloth" "$CACHE/bin/sloth-$SLOTH_VERSION"
+    rm -rf "$CACHE/sloth-build"
+  fi
 
-# --- Jaeger v2, the embedded stack's trace backend (slakit/stack/jaeger.py) ----------
-# Its version is read from slakit/stack/config.py (JAEGER_VERSION). `go install ...@v` refuses
-# Jaeger (its go.mod has replace directives), so it is built inside a throwaway module.
-JAEGER_VERSION=$(sed -n 's/^JAEGER_VERSION = "\(v[0-9.]*\)"$/\1/p' slakit/stack/config.py)
-if [ ! -x "$CACHE/bin/jaeger-$JAEGER_VERSION" ]; then
-  log "building jaeger $JAEGER_VERSION from the Go module proxy into $CACHE/bin (~9 min once)"
-  rm -rf "$CACHE/jaeger-build" && mkdir -p "$CACHE/jaeger-build"
-  (
-    cd "$CACHE/jaeger-build"
-    go mod init jaegerbuild >/dev/null 2>&1
-    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" 2>get.log \
-      || { cat get.log >&2; exit 1; }  # else one "go: added" line per module, ~600
-    go build -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
-  )
-  mkdir -p "$CACHE/bin" && mv "$CACHE/jaeger-build/jaeger" "$CACHE/bin/jaeger-$JAEGER_VERSION"
-  rm -rf "$CACHE/jaeger-build"
-fi
+  # --- Jaeger v2, the embedded stack's trace backend (slakit/stack/jaeger.py) ----------
+  # Its version is read from slakit/stack/config.py (JAEGER_VERSION). `go install ...@v` refuses
+  # Jaeger (its go.mod has replace directives), so it is built inside a throwaway module.
+  JAEGER_VERSION=$(sed -n 's/^JAEGER_VERSION = "\(v[0-9.]*\)"$/\1/p' slakit/stack/config.py)
+  if [ ! -x "$CACHE/bin/jaeger-$JAEGER_VERSION" ]; then
+    log "building jaeger $JAEGER_VERSION from the Go module proxy into $CACHE/bin (~9 min once)"
+    rm -rf "$CACHE/jaeger-build" && mkdir -p "$CACHE/jaeger-build"
+    (
+      cd "$CACHE/jaeger-build"
+      go mod init jaegerbuild >/dev/null 2>&1
+      go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" 2>get.log \
+        || { cat get.log >&2; exit 1; }  # else one "go: added" line per module, ~600
+      go build -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+    )
+    mkdir -p "$CACHE/bin" && mv "$CACHE/jaeger-build/jaeger" "$CACHE/bin/jaeger-$JAEGER_VERSION"
+    rm -rf "$CACHE/jaeger-build"
+  fi
+}
+go_builds &
+go_builds_pid=$!
 
 # --- Python environment -------------------------------------------------------------
 # The heavy, pinned third-party packages live in one venv in the cache, keyed by the hash
@@ -109,4 +115,5 @@ if [ "$(cat .venv/.slakit-base 2>/dev/null)" != "$VENV" ]; then
 fi
 .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
   -e . >/dev/null
+wait "$go_builds_pid" || { log "a Go build failed (its output is above)"; exit 1; }
 log "ready: $(.venv/bin/python --version), .venv on top of $VENV"
