@@ -42,11 +42,10 @@ def scrape_targets(cfg: StackConfig) -> dict[str, str]:
 
 
 def _static_configs(cfg: StackConfig, job: str, target: str) -> list[dict]:
-    """One job's targets; the engine's, one per replica, each with its own `replica` label."""
+    """One job's targets; the engine's, one per replica, each with its own `replica` label
+    (a lone engine is replica 1: the per-replica panels name it so)."""
     if job != "vllm":
         return [{"targets": [target], "labels": {}}]
-    if cfg.replicas == 1:
-        return [{"targets": [target], "labels": {"engine": cfg.engine}}]
     return [
         {
             "targets": [cfg.address(port)],

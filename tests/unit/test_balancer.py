@@ -74,6 +74,10 @@ def test_prometheus_scrapes_each_replica_with_its_own_label_and_the_balancer(
     assert jobs[names.BALANCER_JOB]["static_configs"][0]["targets"] == ["127.0.0.1:18071"]
     one = monitoring.prometheus_config(StackConfig(state_dir=tmp_path, engine="sim"))
     assert names.BALANCER_JOB not in {j["job_name"] for j in one["scrape_configs"]}
+    [lone] = [j for j in one["scrape_configs"] if j["job_name"] == "vllm"]
+    assert [(s["targets"], s["labels"]) for s in lone["static_configs"]] == [
+        (["127.0.0.1:18000"], {"engine": "sim", names.REPLICA_LABEL: "1"})
+    ]  # a lone engine is replica 1, so the per-replica panels name it
 
 
 @pytest.mark.parametrize("value", ["0", "9"])
