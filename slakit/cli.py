@@ -68,6 +68,13 @@ def stack_up(
         int | None,
         typer.Option(help="Engine instances [default: 1]; more than one run behind HAProxy"),
     ] = None,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Elasticsearch with security: HTTPS with a generated CA, one user per part",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
@@ -76,7 +83,8 @@ def stack_up(
     what it started, exits 1."""
     from slakit.stack import supervisor
 
-    cfg = _stack_config(config, state_dir, engine=engine, replicas=replicas)
+    es = {"secure": True} if secure else None
+    cfg = _stack_config(config, state_dir, engine=engine, replicas=replicas, elasticsearch=es)
     parts = supervisor.up(cfg)
     table = Table(title="slakit stack is up")
     table.add_column("part")

@@ -43,7 +43,7 @@ def _embedded(scenario: Scenario, spec: EmbeddedTarget) -> tuple[StackConfig, bo
                 f"({spec.engine!r}, {spec.replicas}); "
                 "run `slakit stack down` first, or use another SLAKIT_STACK_STATE_DIR"
             )
-        return cfg, False
+        return supervisor.running_config(cfg), False  # as it runs: secured or not
     supervisor.up(cfg)
     return cfg, True
 

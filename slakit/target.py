@@ -2,7 +2,8 @@
 
 An unreachable target is bad input (exit 2) and is reported per URL before any load is
 offered, each problem at the `file:line` of the target field it is about. Credentials
-are read from the environment variable the scenario names.
+are read from the environment variables the scenario names; the embedded stack's
+Elasticsearch credential (with `stack up --secure`) from the stack's own secrets file.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr, ValidationError
 
+from slakit import es_auth
 from slakit.errors import InputError, safe_text
+from slakit.es_auth import EsAuth
 from slakit.scenario import EmbeddedTarget, ExplicitTarget, Scenario
-from slakit.stack import jaeger
+from slakit.stack import es_security, jaeger
 from slakit.stack.config import StackConfig
 
 
@@ -36,6 +40,8 @@ class ResolvedTarget:
     key: str | None = field(default=None, repr=False)
     # field -> `file:line: field` where an explicit target wrote it, for problems found later
     origin: dict[str, str] = field(default_factory=dict)
+    # how `es_search` / `es_bulk` authenticate and trust TLS; its secrets never in `public`
+    es_auth: EsAuth | None = field(default=None, repr=False)
 
     @property
     def api_key(self) -> str | None:
@@ -47,19 +53,50 @@ class ResolvedTarget:
         """For reports: URLs and names, never the key itself."""
         public = asdict(self)
         del public["origin"], public["key"]
+        public["es_auth"] = self.es_auth.public() if self.es_auth else None
         return public
 
 
 def from_stack(cfg: StackConfig) -> ResolvedTarget:
+    secure = cfg.elasticsearch.secure
     return ResolvedTarget(
         openai=cfg.url(cfg.gateway.port),
         gateway=cfg.url(cfg.gateway.port),
-        elasticsearch=cfg.url(cfg.elasticsearch.port),
+        elasticsearch=cfg.es_url,
         prometheus=cfg.url(cfg.prometheus.port),
         model=cfg.vllm.served_model_name,
         engine=cfg.engine,
         jaeger=jaeger.query_url(cfg),
+        es_auth=es_security.credential(cfg, "load") if secure else None,
     )
+
+
+def _es_auth(t: ExplicitTarget) -> EsAuth | None:
+    """The explicit target's Elasticsearch credential, its secrets read from the
+    environment; InputError naming the field of a variable that is not set."""
+    spec = t.elasticsearch_auth
+    if spec is None:
+        return None
+    secrets: dict[str, SecretStr] = {}
+    problems = []
+    for name, env in (("password", spec.password_env), ("api_key", spec.api_key_env)):
+        if env is None:
+            continue
+        if env not in os.environ:
+            problems.append(f"{spec.where(name + '_env')}: environment variable {env} is not set")
+        else:
+            secrets[name] = SecretStr(os.environ[env])
+    if spec.ca_file is not None and not spec.ca_file.is_file():
+        problems.append(f"{spec.where('ca_file')}: no such file: {spec.ca_file}")
+    if problems:
+        raise InputError(*problems)
+    try:
+        return EsAuth(
+            username=spec.username, ca_file=spec.ca_file, verify_tls=spec.verify_tls, **secrets
+        )
+    except ValidationError as exc:  # both a user and an API key, or a password without a user
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(f"{t.where('elasticsearch_auth')}: {reason}") from None
 
 
 def from_explicit(t: ExplicitTarget) -> ResolvedTarget:
@@ -73,6 +110,7 @@ def from_explicit(t: ExplicitTarget) -> ResolvedTarget:
         jaeger=t.jaeger,
         api_key_env=t.api_key_env,
         origin={name: t.where(name) for name in type(t).model_fields},
+        es_auth=_es_auth(t),
     )
 
 
@@ -138,19 +176,30 @@ def _static_problems(scenario: Scenario, target: ResolvedTarget, attrs: list[str
 def _probe(url: str, target: ResolvedTarget, where: str) -> str | None:
     """A problem line if `url` does not answer with success, else None. What the target
     sent (its reason phrase) is made safe to print; httpx's advice lines are dropped."""
-    # The API key is the target's, never sent to its Prometheus.
-    keyed = target.api_key and not url.startswith(f"{target.prometheus}{PROMETHEUS_READY}")
+    es = target.elasticsearch is not None and url.startswith(target.elasticsearch)
+    # The API key is the gateway's, never sent to Prometheus or Elasticsearch, which have
+    # their own credential (or none).
+    keyed = (
+        target.api_key and not es and not url.startswith(f"{target.prometheus}{PROMETHEUS_READY}")
+    )
     headers = {"Authorization": f"Bearer {target.api_key}"} if keyed else {}
+    verify: bool | object = True
+    if es and target.es_auth is not None:
+        headers, verify = target.es_auth.authorization(), target.es_auth.ssl_context()
     try:
-        httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S).raise_for_status()
+        httpx.get(url, headers=headers, verify=verify, timeout=PROBE_TIMEOUT_S).raise_for_status()
     except httpx.HTTPStatusError as exc:
         code = exc.response.status_code
         status = f"HTTP {code} {safe_text(exc.response.reason_phrase).strip()}".strip()
+        if es and (refused := es_auth.status_reason(code)):
+            return f"{where}: {url}: {refused}"
         if code in (401, 403):
             refused = "the API key" if target.api_key else "a request without an API key"
             return f"{where}: target refused {refused} ({status}) at {url}"
         return f"{where}: target answered {status} at {url}"
     except httpx.HTTPError as exc:
+        if "SSL" in str(exc):
+            return f"{where}: {url}: {es_auth.tls_reason(str(exc))}"
         reason = safe_text((str(exc).splitlines() or [""])[0])
         return f"{where}: target unreachable at {url}: {type(exc).__name__}: {reason}"
     return None

@@ -57,6 +57,8 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
     """Environment that points `slakit` (and an `embedded` scenario target) at `cfg`'s stack."""
     env = {"SLAKIT_STACK_STATE_DIR": str(cfg.state_dir), "SLAKIT_STACK_ENGINE": cfg.engine}
     env["SLAKIT_STACK_REPLICAS"] = str(cfg.replicas)
+    if cfg.elasticsearch.secure:
+        env["SLAKIT_STACK_ELASTICSEARCH__SECURE"] = "true"
     for port, variable in ports(cfg).values():
         env.setdefault(variable, str(port))  # replicas share the engine's: replica 1's port
     return env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from slakit import sse
+from slakit import es_auth, sse
 from slakit.catalogue.defaults import KEEPALIVE_REUSE_S
 from slakit.gateway import rag
 from slakit.gateway.auth import KeyGate
@@ -59,6 +60,7 @@ ROUTE_DETOKENIZE = "/detokenize"
 ENGINE_CONNECT_S = 5.0
 ENGINE_ERRORS = (aiohttp.ClientError, TimeoutError)
 """What the engine client raises when the engine cannot be reached or breaks off."""
+log = logging.getLogger("slakit.gateway")
 
 
 class RagQuery(BaseModel):
@@ -140,6 +142,7 @@ class _Gateway:
         self.engine_url = settings.engine_url.rstrip("/")
         self.client: aiohttp.ClientSession
         self.es: elasticsearch.AsyncElasticsearch
+        self.es_said: str | None = None  # the last Elasticsearch problem logged
 
     async def open(self) -> None:
         s = self.settings
@@ -155,7 +158,10 @@ class _Gateway:
             ),
         )
         self.es = elasticsearch.AsyncElasticsearch(
-            s.es_url, node_class="aiohttp", request_timeout=s.es_timeout_s
+            s.es_url,
+            node_class="aiohttp",
+            request_timeout=s.es_timeout_s,
+            **s.es.client_options(s.es_url),
         )
 
     async def close(self) -> None:
@@ -276,7 +282,7 @@ class _Gateway:
         try:
             documents = await rag.retrieve(self.es, s.index, query.query, top_k)
         except (elasticsearch.ApiError, elastic_transport.TransportError) as exc:
-            message = f"retrieval failed: {type(exc).__name__}"
+            message = f"retrieval failed: {es_auth.reason(exc)}"
             end_span(span, 503, message)
             return fail(503, "ServiceUnavailableError", message)
         retrieve_s = time.perf_counter() - obs.start
@@ -372,7 +378,12 @@ class _Gateway:
                 request_timeout=self.settings.ready_timeout_s
             ).cluster.health()
         except (elasticsearch.ApiError, elastic_transport.TransportError) as exc:
-            return f"unreachable: {type(exc).__name__}"
+            reason = es_auth.reason(exc)  # "authentication failed (401)", "TLS: ..."
+            if reason != self.es_said:  # one line per new problem, not one per probe
+                log.warning(es_auth.problem("gateway", self.settings.es_url, exc))
+                self.es_said = reason
+            return reason
+        self.es_said = None
         status = health.get("status")
         return "ok" if status in ("green", "yellow") else f"cluster status {status}"
 

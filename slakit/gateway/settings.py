@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from slakit.es_auth import EsAuth
 from slakit.settings import ServiceSettings
 from slakit.stack.config import CorpusConfig, GatewayConfig
 
@@ -18,6 +19,7 @@ ENV_PREFIX = "SLAKIT_GATEWAY_"
 API_KEYS_ENV = f"{ENV_PREFIX}API_KEYS"
 RATE_LIMIT_ENV = f"{ENV_PREFIX}RATE_LIMIT_RPS"
 TRUSTED_PROXIES_ENV = f"{ENV_PREFIX}TRUSTED_PROXIES"
+ES_ENV_PREFIX = f"{ENV_PREFIX}ES__"  # + USERNAME, PASSWORD, API_KEY, CA_FILE, VERIFY_TLS
 
 
 def _default(model: type, name: str):
@@ -27,11 +29,18 @@ def _default(model: type, name: str):
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
     )
 
     engine_url: str  # OpenAI-compatible base URL, e.g. http://127.0.0.1:18000
     es_url: str
+    # Elasticsearch credential and TLS trust: environment (SLAKIT_GATEWAY_ES__PASSWORD, ...)
+    # or the file's `es:` mapping, never a flag.
+    es: EsAuth = Field(default_factory=EsAuth)
     model: str  # served model name sent to the engine
     index: str = _default(CorpusConfig, "index")
     top_k: int = Field(_default(GatewayConfig, "top_k"), ge=1)

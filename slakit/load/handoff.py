@@ -2,16 +2,17 @@
 
 A worker is started knowing only where the master is and its own index; once connected
 it says hello, and the master answers with its plan: the validated scenario, the target
-(with its API key, so a key is never on a command line) and this worker's share of the
-load. The worker validates the scenario again with the same model, so it runs exactly
-what the master checked, and says ready once its users can start; the master starts the
-load only when every worker is ready.
+(with its API key and Elasticsearch credential, so no secret is ever on a command line)
+and this worker's share of the load. The worker validates the scenario again with the
+same model, so it runs exactly what the master checked, and says ready once its users
+can start; the master starts the load only when every worker is ready.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from slakit.es_auth import EsAuth
 from slakit.scenario import Scenario
 from slakit.scenario.schedules import Pace
 from slakit.target import ResolvedTarget
@@ -28,6 +29,7 @@ class WorkerPlan:
     scenario: dict  # Scenario.model_dump(mode="json")
     target: dict  # ResolvedTarget.public()
     api_key: str | None
+    es_auth: dict | None  # EsAuth.secrets()
     samples: str  # the file this worker writes its samples to
     pace: dict | None  # this worker's share of the step's due times (`Pace.message`)
     duration: float
@@ -50,6 +52,7 @@ class WorkerPlan:
             scenario=scenario.model_dump(mode="json"),
             target=target.public(),
             api_key=target.api_key,
+            es_auth=target.es_auth.secrets() if target.es_auth else None,
             samples=samples,
             pace=pace.share(index, workers).message() if pace else None,
             duration=duration,
@@ -62,4 +65,5 @@ class WorkerPlan:
     def resolved(self) -> tuple[Scenario, ResolvedTarget]:
         """The scenario, validated again, and the target with its key."""
         scenario = Scenario.model_validate(self.scenario)
-        return scenario, ResolvedTarget(**self.target, key=self.api_key)
+        target = {**self.target, "es_auth": EsAuth(**self.es_auth) if self.es_auth else None}
+        return scenario, ResolvedTarget(**target, key=self.api_key)

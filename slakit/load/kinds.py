@@ -309,10 +309,11 @@ def rag_executor(spec: RagKind, target: ResolvedTarget, rng: random.Random) -> E
 
 def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     url = f"{target.elasticsearch}/{spec.index}/_search"
+    auth = _es_authorization(target)
 
     def execute(client, sample: Sample, timeout_s: float) -> None:
         body = {"query": {"match": {"text": search_query(spec.queries, rng)}}, "size": spec.size}
-        headers = {"traceparent": _traceparent(sample)}
+        headers = {"traceparent": _traceparent(sample), **auth}
         _send(client, sample, url, headers, timeout_s, _read_any, json=body)
 
     return execute
@@ -321,16 +322,26 @@ def es_search_executor(spec: EsSearchKind, target: ResolvedTarget, rng: random.R
 def es_bulk_executor(spec: EsBulkKind, target: ResolvedTarget, rng: random.Random) -> Executor:
     url = f"{target.elasticsearch}/{spec.index}/_bulk"
     header = json.dumps({"index": {}})
+    auth = _es_authorization(target)
 
     def execute(client, sample: Sample, timeout_s: float) -> None:
         lines = []
         for _ in range(spec.docs_per_request):
             doc = {"text": make_prompt(_CORPUS, 40, rng), "indexed_at": int(time.time() * 1000)}
             lines += [header, json.dumps(doc)]
-        headers = {"Content-Type": "application/x-ndjson", "traceparent": _traceparent(sample)}
+        headers = {
+            "Content-Type": "application/x-ndjson",
+            "traceparent": _traceparent(sample),
+            **auth,
+        }
         _send(client, sample, url, headers, timeout_s, _read_bulk, data="\n".join(lines) + "\n")
 
     return execute
+
+
+def _es_authorization(target: ResolvedTarget) -> dict[str, str]:
+    """The Authorization header of the target's Elasticsearch credential (none without)."""
+    return target.es_auth.authorization() if target.es_auth else {}
 
 
 def _traceparent(sample: Sample) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from locust import FastHttpUser, LoadTestShape, constant, task
 from locust.exception import StopUser
 
+from slakit.es_auth import EsAuth
 from slakit.load.arrivals import ArrivalSchedule
 from slakit.load.connections import limit_idle_connections
 from slakit.load.kinds import EXECUTORS, Executor
@@ -44,6 +45,7 @@ class Plan:
     timeout_s: float
     schedule: ArrivalSchedule | None = None
     think_time: float = 0.0
+    es_auth: EsAuth | None = None  # the TLS trust of a secured Elasticsearch target
     in_flight: dict[int, Sample] = field(default_factory=dict)
     cpu_started: float = field(default_factory=time.process_time)
 
@@ -123,6 +125,7 @@ def build_plan(
         timeout_s=scenario.load.request_timeout,
         schedule=schedule,
         think_time=scenario.load.users.think_time if scenario.load.users else 0.0,
+        es_auth=target.es_auth,
     )
 
 
@@ -156,6 +159,11 @@ def make_user(plan: Plan) -> type[FastHttpUser]:
         network_timeout = plan.timeout_s
         connection_timeout = min(5.0, plan.timeout_s)
         wait_time = constant(plan.think_time)
+        if plan.es_auth is not None:
+            # TLS as the target's Elasticsearch credential says (Locust's default is
+            # unverified); geventhttpclient asks the factory for a context per host.
+            insecure = not plan.es_auth.verify_tls
+            ssl_context_factory = staticmethod(lambda cafile=None: plan.es_auth.ssl_context())
 
         def __init__(self, environment) -> None:
             super().__init__(environment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,6 +17,20 @@ from slakit.scenario.fields import HttpUrl, Strict
 from slakit.stack.config import MAX_REPLICAS
 
 
+class ElasticsearchAuth(Strict):
+    """How `es_search` / `es_bulk` authenticate to a secured Elasticsearch: a user whose
+    password, or an API key, is in the environment variable named here (never in a file),
+    and the CA that signed its certificate."""
+
+    username: str | None = None
+    password_env: str | None = Field(None, description="variable holding the user's password")
+    api_key_env: str | None = Field(
+        None, description="variable holding an encoded API key (instead of a user)"
+    )
+    ca_file: Path | None = Field(None, description="PEM CA bundle (unset: the system's)")
+    verify_tls: bool = Field(True, description="false accepts any certificate")
+
+
 class ExplicitTarget(Strict):
     """A stack that is already running somewhere. Named in the scenario it may be remote;
     a --target file for a scenario whose target is `embedded` must stay on loopback
@@ -28,6 +43,7 @@ class ExplicitTarget(Strict):
         "`completions`); defaults to the gateway",
     )
     elasticsearch: HttpUrl | None = None
+    elasticsearch_auth: ElasticsearchAuth | None = None
     prometheus: HttpUrl | None = None
     jaeger: HttpUrl | None = Field(
         None, description="Jaeger query base URL: the report reads the slowest requests' traces"

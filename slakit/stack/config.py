@@ -45,6 +45,9 @@ class ElasticsearchConfig(_Part):
     version: str = "8.19.7"  # integ-test-zip from Maven Central; runs on Java 17
     heap: str = Field("512m", pattern=r"^\d+[mg]$")
     user: str = "slakit"  # Elasticsearch refuses root: run as this user when we are root
+    secure: bool = Field(
+        False, description="security on: HTTPS with a generated CA, one user per part"
+    )
     start_timeout_s: float = 180
 
 
@@ -238,6 +241,12 @@ class StackConfig(ServiceSettings):
 
     def url(self, port: int) -> str:
         return f"http://{self.address(port)}"
+
+    @property
+    def es_url(self) -> str:
+        """Elasticsearch's URL: https:// when it runs with security (`stack up --secure`)."""
+        scheme = "https" if self.elasticsearch.secure else "http"
+        return f"{scheme}://{self.address(self.elasticsearch.port)}"
 
 
 def load_stack_config(path: Path | None = None, **overrides: object) -> StackConfig:

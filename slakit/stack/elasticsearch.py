@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from slakit.errors import StackError
+from slakit.stack import es_security
 from slakit.stack.config import StackConfig
 from slakit.stack.process import PartSpec
 
@@ -145,13 +146,15 @@ def _write_config(cfg: StackConfig, home: Path, work: Path) -> Path:
         f"network.host: {cfg.host}\n"
         f"http.port: {es.port}\n"
         f"transport.port: {es.transport_port}\n"
-        "xpack.security.enabled: false\n"
-        "action.destructive_requires_name: true\n"
+        + (es_security.node_settings() if es.secure else "xpack.security.enabled: false\n")
+        + "action.destructive_requires_name: true\n"
         # A laptop's disk is often fuller than Elasticsearch's default 85% watermark.
         "cluster.routing.allocation.disk.threshold_enabled: false\n"
         f"path.data: {work / 'data'}\n"
         f"path.logs: {work / 'logs'}\n"
     )
+    if es.secure:
+        es_security.write_node_files(cfg, conf)
     _chown_tree(cfg, work)
     return conf
 
@@ -161,7 +164,7 @@ def spec(cfg: StackConfig) -> PartSpec:
     home = distribution(cfg)
     work = workdir(cfg)
     conf = _write_config(cfg, home, work)
-    url = cfg.url(cfg.elasticsearch.port)
+    url = cfg.es_url
     return PartSpec(
         name="elasticsearch",
         argv=[str(home / "bin" / "elasticsearch")],
@@ -177,4 +180,11 @@ def spec(cfg: StackConfig) -> PartSpec:
         cwd=work,
         user=run_as(cfg),
         healthy=lambda r: r.status_code == 200 and r.json().get("status") in ("green", "yellow"),
+        health_auth=health_auth(cfg),
     )
+
+
+def health_auth(cfg: StackConfig):
+    """What the node's health check authenticates with: the exporter's (monitoring) user
+    when security is on, else nothing."""
+    return es_security.credential(cfg, "es-exporter") if cfg.elasticsearch.secure else None

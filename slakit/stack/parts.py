@@ -8,9 +8,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from slakit.gateway.settings import ES_ENV_PREFIX
 from slakit.stack import (
     balancer,
     elasticsearch,
+    es_security,
     jaeger,
     log_streams,
     monitoring,
@@ -37,7 +39,7 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
             "--engine-url",
             cfg.engine_url,
             "--es-url",
-            cfg.url(cfg.elasticsearch.port),
+            cfg.es_url,
             "--index",
             cfg.corpus.index,
             "--model",
@@ -53,8 +55,17 @@ def gateway_spec(cfg: StackConfig) -> PartSpec:
         log=cfg.state_dir / "logs" / "gateway.log",
         health_url=f"{url}/ready",
         timeout_s=cfg.gateway.start_timeout_s,
-        env=jaeger.exporter_env(cfg),  # its spans go to Jaeger
+        env={
+            **jaeger.exporter_env(cfg),  # its spans go to Jaeger
+            **_es_credential(cfg, "gateway", ES_ENV_PREFIX),
+        },
     )
+
+
+def _es_credential(cfg: StackConfig, part: str, prefix: str) -> dict[str, str]:
+    """Part `part`'s Elasticsearch user and the stack's CA, as its settings' variables
+    (`prefix`), when security is on; never on its command line."""
+    return es_security.environment(cfg, part, prefix) if cfg.elasticsearch.secure else {}
 
 
 def webhook_spec(cfg: StackConfig) -> PartSpec:
@@ -106,12 +117,13 @@ def es_exporter_spec(cfg: StackConfig) -> PartSpec:
         "slakit.exporters.elasticsearch",
         cfg.exporters.elasticsearch,
         {
-            "SLAKIT_ES_EXPORTER_URL": cfg.url(cfg.elasticsearch.port),
+            "SLAKIT_ES_EXPORTER_URL": cfg.es_url,
             "SLAKIT_ES_EXPORTER_CANARY_INDEX": cfg.corpus.index,
             "SLAKIT_ES_EXPORTER_FRESHNESS_INDEX": cfg.corpus.index,
             "SLAKIT_ES_EXPORTER_COUNT_QUERIES": json.dumps(
                 [log_streams.LOG_LINES.model_dump(mode="json")]
             ),
+            **_es_credential(cfg, "es-exporter", "SLAKIT_ES_EXPORTER_"),
         },
     )
 

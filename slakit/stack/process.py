@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from slakit.es_auth import EsAuth
 from slakit.stack import placement
 
 
@@ -37,6 +38,7 @@ class PartSpec:
     nice: int = 0  # niceness (`slakit.stack.placement.nice_for`)
     rt_priority: int | None = None  # SCHED_RR at this priority, where allowed (`prioritise`)
     healthy: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
+    health_auth: EsAuth | None = None  # credential and CA of an https health check
 
 
 def start(spec: PartSpec) -> int:
@@ -123,8 +125,13 @@ def group_alive(pgid: int) -> bool:
 
 
 def check_health(spec: PartSpec, timeout_s: float = 2.0) -> bool:
+    auth = spec.health_auth
+    headers = auth.authorization() if auth else {}
+    verify = auth.ssl_context() if auth else True
     try:
-        return spec.healthy(httpx.get(spec.health_url, timeout=timeout_s))
+        return spec.healthy(
+            httpx.get(spec.health_url, headers=headers, verify=verify, timeout=timeout_s)
+        )
     except httpx.HTTPError:
         return False
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slakit.catalogue.defaults import log_stream
+from slakit.stack import elasticsearch, es_security
 from slakit.stack.config import StackConfig
 from slakit.stack.monitoring import binary
 from slakit.stack.process import PartSpec
@@ -61,6 +62,14 @@ def _output(cfg: StackConfig, stream: str, template: str, errors: Path) -> str:
         "action.resumeRetryCount": "-1",  # Elasticsearch away: keep the lines, retry
         "action.resumeInterval": "2",
     }
+    if cfg.elasticsearch.secure:  # in this file (mode 600), never on rsyslogd's command line
+        auth = es_security.credential(cfg, "log-shipper")
+        params |= {
+            "usehttps": "on",
+            "tls.cacert": str(auth.ca_file.resolve()),
+            "uid": auth.username,
+            "pwd": auth.password.get_secret_value(),
+        }
     return "action(" + " ".join(f"{k}={_quoted(v)}" for k, v in params.items()) + ")"
 
 
@@ -103,7 +112,7 @@ def spec(cfg: StackConfig) -> PartSpec:
     config = base / "rsyslog.conf"
     config.write_text(rsyslog_config(cfg))
     config.chmod(0o600)
-    es = cfg.url(cfg.elasticsearch.port)
+    es = cfg.es_url
     return PartSpec(
         name="shipper",
         argv=[binary("rsyslogd", "rsyslog"), "-n", "-f", str(config), "-i", str(base / "pid")],
@@ -111,4 +120,5 @@ def spec(cfg: StackConfig) -> PartSpec:
         log=cfg.state_dir / "logs" / "shipper.log",
         health_url=f"{es}/_cluster/health",
         timeout_s=cfg.shipper.start_timeout_s,
+        health_auth=elasticsearch.health_auth(cfg),
     )

@@ -7,19 +7,26 @@ import json
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 from rich.console import Console
 
+from slakit import es_auth
 from slakit.errors import StackError
-from slakit.stack import corpus, log_streams, placement, process
+from slakit.stack import corpus, es_security, log_streams, placement, process
+from slakit.stack import elasticsearch as es_part
 from slakit.stack.config import StackConfig
 from slakit.stack.parts import parts_for, ports
 from slakit.stack.process import PartSpec
 
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,7 +75,10 @@ def running_config(cfg: StackConfig) -> StackConfig:
     if not state:
         return cfg
     update = {"engine": state["engine"], "replicas": state.get("replicas", 1)}
-    return cfg.model_copy(update={**update, "sim": type(cfg.sim)(**state["sim"])})
+    es = cfg.elasticsearch.model_copy(update={"secure": state.get("secure", False)})
+    return cfg.model_copy(
+        update={**update, "sim": type(cfg.sim)(**state["sim"]), "elasticsearch": es}
+    )
 
 
 def record_part(cfg: StackConfig, part: RunningPart) -> None:
@@ -110,6 +120,7 @@ def _write_state(cfg: StackConfig, parts: list[RunningPart]) -> None:
         "engine": cfg.engine,
         "replicas": cfg.replicas,
         "sim": cfg.sim.model_dump(),
+        "secure": cfg.elasticsearch.secure,
         "parts": [asdict(p) for p in parts],
     }
     tmp = state_file(cfg).with_suffix(".tmp")
@@ -226,12 +237,30 @@ def _became_healthy(cfg: StackConfig, key: str, spec: PartSpec, status, t0: floa
     )
     if key == "elasticsearch":
         status.update("indexing the corpus")
-        es = Elasticsearch(spec.url, request_timeout=120)
-        count = corpus.index_corpus(es, cfg.corpus.index, cfg.corpus.max_docs)
+        count = _as(cfg, spec.url, "indexer", "corpus indexer", _corpus(cfg))
         console.print(f"  [green]✓[/green] corpus: {count} passages in '{cfg.corpus.index}'")
-        managed = log_streams.install(es, cfg.shipper)
+        install = partial(log_streams.install, logs=cfg.shipper)
+        managed = _as(cfg, spec.url, "admin", "log streams setup", install)
         how = "ILM policy" if managed else "rolled over at stack up (no ILM module)"
         console.print(f"  [green]✓[/green] log streams: template {log_streams.TEMPLATE}, {how}")
+
+
+def _corpus(cfg: StackConfig) -> Callable[[Elasticsearch], int]:
+    return partial(corpus.index_corpus, index=cfg.corpus.index, max_docs=cfg.corpus.max_docs)
+
+
+def _as(cfg: StackConfig, url: str, part: str, what: str, job: Callable[[Elasticsearch], T]) -> T:
+    """`job` with a client of the node, as `part`'s user when security is on (the corpus
+    indexer's; templates and policies need the admin's); a refused credential or
+    certificate is one line naming `what` and the URL."""
+    auth = es_security.credential(cfg, part) if cfg.elasticsearch.secure else None
+    es = Elasticsearch(url, request_timeout=120, **(auth.client_options(url) if auth else {}))
+    try:
+        return job(es)
+    except (ApiError, TransportError) as exc:
+        raise StackError(es_auth.problem(what, url, exc)) from None
+    finally:
+        es.close()
 
 
 def _stop_all(parts: list[RunningPart]) -> None:
@@ -268,9 +297,12 @@ class PartStatus:
 
 def status(cfg: StackConfig) -> list[PartStatus]:
     out = []
+    running = running_config(cfg)
     for p in read_state(cfg):
         alive = process.is_running(p.pid)
         spec = PartSpec(p.part, [], p.url, Path(p.log), p.health_url, 0)
+        if p.part == "elasticsearch":
+            spec.health_auth = es_part.health_auth(running)
         out.append(
             PartStatus(
                 p.part,

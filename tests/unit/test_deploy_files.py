@@ -10,9 +10,7 @@ and the other deployment files (a scrape target must be a service listening on t
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -23,7 +21,6 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from elastic_transport.client_utils import url_to_node_config
 
 from slakit.catalogue.alerting import INHIBIT_RULES, STACK_LABEL
 from slakit.errors import InputError
@@ -211,14 +208,6 @@ def tool(name: str) -> str:
     path = shutil.which(name)
     assert path, f"{name} is not installed (scripts/bootstrap.sh installs it)"
     return path
-
-
-def gateway_entrypoint():
-    path = COMPOSE_DIR / "gateway_entrypoint.py"
-    spec = importlib.util.spec_from_file_location("gateway_entrypoint", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- every file ----------------------------------------------------------------------------
@@ -559,67 +548,53 @@ def gateway_flags() -> set[str]:
     return set(re.findall(r"--[a-z][a-z-]*", done.stdout))
 
 
+GATEWAY_ES_ENV = {
+    f"{gateway_settings.ES_ENV_PREFIX}{field.upper()}": field
+    for field in ("username", "password", "ca_file")
+}
+
+
 def test_the_gateway_is_started_with_its_own_flags_in_both_deployments() -> None:
     known = gateway_flags()
     assert {"--port", "--engine-url", "--es-url", "--model"} <= known
     compose_argv = resolved("gateway")["command"]
-    assert compose_argv[:2] == ["python", "/opt/slakit/gateway_entrypoint.py"]
+    assert compose_argv[:3] == ["python", "-m", "slakit.gateway"]
     (container,) = containers(k8s_object("Deployment", "slakit-gateway"))
-    assert container["command"] == ["python", "/opt/slakit/gateway_entrypoint.py"]
+    assert container["command"] == ["python", "-m", "slakit.gateway"]
     k8s_argv = expand_k8s(container["args"], container)
-    for argv in (compose_argv[2:], k8s_argv):
+    for argv, es in ((compose_argv[3:], "https://es01:9200"), (k8s_argv, None)):
         used = {arg for arg in argv if arg.startswith("--")}
         assert used <= known, f"not gateway flags: {sorted(used - known)}"
-        assert {"--port", "--engine-url", "--model"} <= used and "--es-url" not in used
+        assert {"--port", "--engine-url", "--model", "--es-url"} <= used
         assert flag(argv, "--host") == "0.0.0.0"
         assert flag(argv, "--engine-url") == f"http://balancer:{DEPLOY_PORT}"
-    assert (
-        "COPY deploy/compose/gateway_entrypoint.py /opt/slakit/gateway_entrypoint.py"
-        in (COMPOSE_DIR / "Dockerfile").read_text()
-    )
+        assert flag(argv, "--es-url").startswith("https://")  # a secured cluster
+        assert es is None or flag(argv, "--es-url") == es
 
 
-def test_gateway_environment_names_are_ones_the_gateway_or_its_wrapper_reads() -> None:
-    wrapper = gateway_entrypoint()
-    known = {
-        gateway_settings.API_KEYS_ENV,
-        gateway_settings.RATE_LIMIT_ENV,
-        wrapper.URL_ENV,
-        wrapper.USERNAME_ENV,
-        wrapper.PASSWORD_ENV,
-        "SSL_CERT_FILE",
-    }
+def test_gateway_environment_names_are_ones_the_gateway_reads() -> None:
+    known = {gateway_settings.API_KEYS_ENV, gateway_settings.RATE_LIMIT_ENV, *GATEWAY_ES_ENV}
     (container,) = containers(k8s_object("Deployment", "slakit-gateway"))
     for names in (set(environment(services()["gateway"])), {e["name"] for e in container["env"]}):
         slakit_names = {n for n in names if n.startswith("SLAKIT_")}
         assert slakit_names <= known, sorted(slakit_names - known)
-        assert {wrapper.URL_ENV, wrapper.USERNAME_ENV, wrapper.PASSWORD_ENV} <= names
+        assert set(GATEWAY_ES_ENV) <= names  # its user, password and CA, never a flag
 
 
-def test_the_wrapper_puts_the_credentials_where_the_elasticsearch_client_reads_them() -> None:
-    wrapper = gateway_entrypoint()
-    env = {
-        wrapper.URL_ENV: "https://es01:9200",
-        wrapper.USERNAME_ENV: "slakit_gateway",
-        wrapper.PASSWORD_ENV: "p@ss:w/rd%#?",  # characters a URL would otherwise mangle
-    }
-    argv = wrapper.gateway_argv(["--port", "18080"], env)
-    assert argv[:2] == ["--port", "18080"] and argv[2] == "--es-url"
-    node = url_to_node_config(argv[3])
-    assert (node.scheme, node.host, node.port) == ("https", "es01", 9200)
-    scheme, _, token = node.headers["authorization"].partition(" ")
-    assert scheme == "Basic"
-    assert base64.b64decode(token).decode() == "slakit_gateway:p@ss:w/rd%#?"
-    assert wrapper.es_url({wrapper.URL_ENV: "http://es:9200"}) == "http://es:9200"
-    for bad in (
-        {wrapper.URL_ENV: "es01:9200"},
-        {wrapper.URL_ENV: "https://u:p@es01:9200"},
-        {wrapper.URL_ENV: "https://es01:9200", wrapper.USERNAME_ENV: "only-a-user"},
-    ):
-        with pytest.raises(SystemExit):
-            wrapper.es_url(bad)
-    with pytest.raises(SystemExit):
-        wrapper.gateway_argv(["--es-url", "https://es01:9200"], env)
+def test_the_gateway_gives_the_elasticsearch_client_the_user_from_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = environment(resolved("gateway"))
+    for name in GATEWAY_ES_ENV:
+        if not name.endswith("CA_FILE"):  # a FilePath: the CA exists only inside the container
+            monkeypatch.setenv(name, "p@ss:w/rd%#?" if name.endswith("PASSWORD") else env[name])
+    settings = gateway_settings.GatewaySettings.load(
+        None, engine_url="http://vllm:8000", es_url="https://es01:9200", model="m"
+    )
+    options = settings.es.client_options(settings.es_url)
+    assert options["basic_auth"] == ("slakit_gateway", "p@ss:w/rd%#?")
+    assert options["verify_certs"] is True
+    assert "p@ss" not in repr(settings)
 
 
 def exporter_cli_options(kind: str) -> set[str]:
@@ -664,7 +639,7 @@ def test_the_users_script_gets_what_it_requires_in_both_deployments() -> None:
     # The users it creates are the ones the gateway and the exporter log in as.
     gateway = environment(services()["gateway"])
     exporter = environment(services()["es-exporter"])
-    assert compose_env["ES_GATEWAY_USER"] == gateway["SLAKIT_DEPLOY_ES_USERNAME"]
+    assert compose_env["ES_GATEWAY_USER"] == gateway[f"{gateway_settings.ES_ENV_PREFIX}USERNAME"]
     assert compose_env["ES_MONITOR_USER"] == exporter["SLAKIT_ES_EXPORTER_USERNAME"]
 
 

@@ -81,14 +81,4 @@ def make_client(cfg: EsExporterConfig) -> Elasticsearch:
         "retry_on_timeout": False,
         "node_class": HttpClientNode,
     }
-    if cfg.api_key is not None:
-        options["api_key"] = cfg.api_key.get_secret_value()
-    elif cfg.username:
-        secret = cfg.password.get_secret_value() if cfg.password is not None else ""
-        options["basic_auth"] = (cfg.username, secret)
-    if cfg.url.startswith("https:"):
-        options["verify_certs"] = cfg.verify_tls
-        options["ssl_show_warn"] = cfg.verify_tls
-        if cfg.ca_file is not None:
-            options["ca_certs"] = str(cfg.ca_file)
-    return Elasticsearch(cfg.url, **options)
+    return Elasticsearch(cfg.url, **options, **cfg.client_options(cfg.url))

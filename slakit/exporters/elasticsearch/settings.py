@@ -1,5 +1,7 @@
 """The Elasticsearch exporter's settings (flags > `SLAKIT_ES_EXPORTER_<FIELD>` > `--config` >
-defaults). Credentials are SecretStr: sent only in the Authorization header, never logged."""
+defaults). Credentials and TLS trust are `slakit.es_auth.EsAuth`'s fields (username,
+password, api_key, ca_file, verify_tls): SecretStr, sent only in the Authorization header,
+never logged."""
 
 from __future__ import annotations
 
@@ -11,15 +13,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    FilePath,
     PlainSerializer,
-    SecretStr,
     field_validator,
     model_validator,
 )
 from pydantic_settings import SettingsConfigDict
 
 from slakit.catalogue import defaults
+from slakit.es_auth import EsAuth
 from slakit.settings import ServiceSettings
 from slakit.units import parse_duration
 
@@ -45,17 +46,12 @@ class CountQuery(BaseModel):
     time_field: str = "@timestamp"
 
 
-class EsExporterConfig(ServiceSettings):
+class EsExporterConfig(ServiceSettings, EsAuth):
     """Which node to read and how, where to listen, what the canary and freshness ask."""
 
     model_config = SettingsConfigDict(env_prefix="SLAKIT_ES_EXPORTER_", extra="forbid")
 
     url: str = defaults.url("elasticsearch")
-    username: str | None = None
-    password: SecretStr | None = None
-    api_key: SecretStr | None = None
-    ca_file: FilePath | None = None
-    verify_tls: bool = True
     timeout_s: float = Field(5.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
@@ -81,11 +77,7 @@ class EsExporterConfig(ServiceSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _one_credential(self) -> EsExporterConfig:
-        if self.api_key is not None and (self.username or self.password is not None):
-            raise ValueError("set either api_key or username/password, not both")
-        if self.password is not None and not self.username:
-            raise ValueError("password is set but username is not")
+    def _unique_count_names(self) -> EsExporterConfig:
         named = [q.name for q in self.count_queries]
         if len(set(named)) < len(named):
             raise ValueError("two count_queries share a name")
