@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import httpx
 
 from slakit.stack.config import StackConfig
+from slakit.stack.elasticsearch import health_auth
 from slakit.stack.monitoring import scrape_targets
+from slakit.stack.supervisor import running_config
 
 
 class CheckFailed(Exception):
@@ -35,9 +37,15 @@ class Check:
 
 
 def _es(cfg: StackConfig, client: httpx.Client) -> str:
-    url = cfg.url(cfg.elasticsearch.port)
-    health = client.get(f"{url}/_cluster/health").json()["status"]
-    count = client.get(f"{url}/{cfg.corpus.index}/_count").json()["count"]
+    url = cfg.es_url
+    auth = health_auth(cfg)  # the monitoring user when security is on
+    with httpx.Client(
+        headers=auth.authorization() if auth else {},
+        verify=auth.ssl_context() if auth else True,
+        timeout=client.timeout,
+    ) as es:
+        health = es.get(f"{url}/_cluster/health").json()["status"]
+        count = es.get(f"{url}/{cfg.corpus.index}/_count").json()["count"]
     _require(health in ("green", "yellow"), f"cluster status {health}")
     _require(count == cfg.corpus.max_docs, f"{count} passages, expected {cfg.corpus.max_docs}")
     return f"status {health}, {count} passages"
@@ -119,6 +127,7 @@ CHECKS: list[tuple[str, Callable[[StackConfig, httpx.Client], str]]] = [
 
 
 def run_checks(cfg: StackConfig) -> list[Check]:
+    cfg = running_config(cfg)  # as the stack runs: secured or not
     results = []
     with httpx.Client(timeout=60) as client:
         for name, check in CHECKS:

@@ -21,6 +21,7 @@ from elasticsearch import (
 )
 from elasticsearch import ConnectionError as EsConnectionError
 
+from slakit import es_auth
 from slakit.exporters.common import SourceError
 from slakit.exporters.elasticsearch.http_node import HttpClientNode
 from slakit.exporters.elasticsearch.settings import EsExporterConfig
@@ -55,7 +56,8 @@ def call(what: str, request: Callable[[], Any], shape: type = dict) -> Any:
         body = request().body
     except (TransportError, ApiError) as exc:
         reason = error_reason(exc)
-        raise SourceError(reason, f"{what}: {reason}") from None
+        # The label-safe reason, then what it means ("authentication failed (401)").
+        raise SourceError(reason, f"{what}: {es_auth.reason(exc)}") from None
     if not isinstance(body, shape):
         raise SourceError(BAD_JSON, f"{what}: expected a JSON {shape.__name__}")
     return body
