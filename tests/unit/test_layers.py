@@ -20,6 +20,7 @@ LAYERS = [
         "slakit.paths",
         "slakit.settings",
         "slakit.ecslog",
+        "slakit.es_auth",
     },
     {"slakit.scenario", "slakit.report", "slakit.verdict", "slakit.limits", "slakit.stack.config"},
     {
