@@ -18,11 +18,14 @@ import httpx
 import pytest
 import yaml
 
+from slakit.catalogue.defaults import log_stream
 from slakit.es_auth import AUTH_FAILED, VERIFY_FAILED, EsAuth
+from slakit.gateway.settings import ES_ENV_PREFIX
 from slakit.stack import es_security, shipper, supervisor
 from slakit.stack.config import StackConfig
 from tests.conftest import run_cli, stack_config, stack_env
 from tests.integration.test_es_exporter import COLLECTOR_UP, eventually, scrape
+from tests.servers import serve_module
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +76,15 @@ def test_every_part_works_with_its_credential(secured: StackConfig) -> None:
     assert {name: got.value(name) for name in COLLECTOR_UP} == dict.fromkeys(COLLECTOR_UP, 1)
     assert got.by_name("slakit_es_canary_failures_total") == {}
     assert got.value("slakit_es_index_freshness_seconds", index=cfg.corpus.index) > 0
+    # `stack check` reads health and the corpus as the monitoring user.
+    check = run_cli("stack", "check", env=stack_env(cfg), timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # rsyslog ships the gateway's log lines over HTTPS as the shipper's user.
+    stream = log_stream("gateway")
+    with client(cfg, "admin") as admin:
+        eventually(
+            lambda: admin.get(f"/{stream}/_count").json().get("count", 0) >= 1, 60, "shipped"
+        )
     # The log shipper's user appends a document to a logs-* stream.
     with client(cfg, "log-shipper") as shipper:
         now = datetime.datetime.now(datetime.UTC).isoformat()
@@ -257,3 +269,85 @@ def test_a_wrong_password_or_ca_is_one_line_and_exit_2(
     expected = AUTH_FAILED if problem == "wrong password" else VERIFY_FAILED
     assert len(lines) == 1 and expected in lines[0] and secured.es_url in lines[0], r.stderr
     assert "Traceback" not in r.stderr and password not in r.stdout + r.stderr
+
+
+def test_an_api_key_in_place_of_a_user(secured: StackConfig, tmp_path: Path) -> None:
+    """An API key with the load user's role (made by the admin) loads Elasticsearch too,
+    and a revoked one is refused with the one line."""
+    with client(secured, "admin") as admin:
+        made = admin.post(
+            "/_security/api_key",
+            json={
+                "name": "slakit-test-load",
+                "role_descriptors": {"load": es_security.roles(secured)["slakit_load"]},
+            },
+        )
+        assert made.status_code == 200, made.text
+        key = made.json()
+    scenario = tmp_path / "search.yaml"
+    scenario.write_text(
+        "name: es-api-key\n"
+        "target: {elasticsearch: " + secured.es_url + ",\n"
+        "  elasticsearch_auth: {api_key_env: SLAKIT_TEST_ES_API_KEY,\n"
+        f"    ca_file: {es_security.ca_file(secured)}}}}}\n"
+        "workload: [{kind: es_search, weight: 1}]\n"
+        "load: {rate: {rps: 5, arrivals: constant, duration: 2s}}\n"
+        "slos: [{name: errors, sli: error_rate, aggregation: ratio, objective: '< 1%'}]\n"
+        "gate: {min_samples: 5}\n"
+    )
+    env = {"SLAKIT_TEST_ES_API_KEY": key["encoded"]}
+    out = tmp_path / "out"
+    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(next(out.rglob("report.json")).read_text())
+    assert report["target"]["es_auth"]["credential"] == "api_key"
+    assert report["kinds"]["es_search"]["errors"] == 0
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert key["api_key"] not in path.read_text(errors="replace"), path
+    with client(secured, "admin") as admin:
+        admin.request("DELETE", "/_security/api_key", json={"ids": [key["id"]]})
+    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=env)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and AUTH_FAILED in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("problem", ["wrong password", "bad CA"])
+def test_the_gateway_and_the_exporter_say_what_is_wrong(
+    secured: StackConfig, tmp_path: Path, other_ca: Path, problem: str
+) -> None:
+    """A gateway and an exporter started with a wrong password or CA keep running and say
+    why: the gateway's /ready and one log line, the exporter's error reason and its log."""
+    right = es_security.passwords(secured)["slakit_gateway"]
+    password = right + "-wrong" if problem == "wrong password" else right
+    ca = other_ca if problem == "bad CA" else es_security.ca_file(secured)
+    expected = AUTH_FAILED if problem == "wrong password" else VERIFY_FAILED
+    gateway_env = {
+        f"{ES_ENV_PREFIX}USERNAME": "slakit_gateway",
+        f"{ES_ENV_PREFIX}PASSWORD": password,
+        f"{ES_ENV_PREFIX}CA_FILE": str(ca),
+    }
+    flags = ["--engine-url", secured.engine_url, "--es-url", secured.es_url, "--model", "m"]
+    log = tmp_path / "gateway.log"
+    with serve_module("slakit.gateway", *flags, env=gateway_env, log_file=log) as gateway:
+        ready = [httpx.get(f"{gateway}/ready", timeout=10) for _ in range(3)]
+    assert {r.status_code for r in ready} == {503}
+    assert {r.json()["elasticsearch"] for r in ready} == {expected}
+    lines = [line for line in log.read_text().splitlines() if expected in line]
+    assert len(lines) == 1, lines  # once, not once per probe
+    assert f"gateway: {secured.es_url}: {expected}" in lines[0]
+    assert password not in log.read_text()
+    exporter_env = {
+        "SLAKIT_ES_EXPORTER_URL": secured.es_url,
+        "SLAKIT_ES_EXPORTER_USERNAME": "slakit_monitor",
+        "SLAKIT_ES_EXPORTER_PASSWORD": password,
+        "SLAKIT_ES_EXPORTER_CA_FILE": str(ca),
+    }
+    log = tmp_path / "exporter.log"
+    reason = "http_401" if problem == "wrong password" else "tls"
+    with serve_module("slakit.exporters.elasticsearch", env=exporter_env, log_file=log) as exporter:
+        scrape(exporter)
+        got = scrape(exporter)
+    assert got.value("slakit_es_up") == 0
+    assert got.value("slakit_es_scrape_errors_total", reason=reason) >= 1
+    assert expected in log.read_text() and password not in log.read_text()
