@@ -106,12 +106,26 @@ def reason(exc: BaseException) -> str:
             return REFUSED
         return f"HTTP {exc.meta.status} ({safe_text(str(exc.error))})"
     if isinstance(exc, TlsError) or isinstance(exc, ssl.SSLError):
-        return tls_reason(str(exc))
+        # The client's own message may be a summary: the ssl error it wraps says why.
+        causes = _causes(exc)
+        if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+            return VERIFY_FAILED
+        return tls_reason(" ".join(str(c) for c in causes))
     if isinstance(exc, ConnectionTimeout):
         return "timed out"
     if isinstance(exc, TransportError):
         return tls_reason(str(exc)) if "SSL" in str(exc) else "unreachable"
     return type(exc).__name__
+
+
+def _causes(exc: BaseException, depth: int = 4) -> list[BaseException]:
+    """`exc` and what it wraps: elastic_transport's `errors` and the `raise ... from` chain."""
+    out = [exc]
+    if depth > 0:
+        for inner in (*getattr(exc, "errors", ()), exc.__cause__):
+            if isinstance(inner, BaseException):
+                out += _causes(inner, depth - 1)
+    return out
 
 
 def tls_reason(message: str) -> str:

@@ -271,47 +271,6 @@ def test_a_wrong_password_or_ca_is_one_line_and_exit_2(
     assert "Traceback" not in r.stderr and password not in r.stdout + r.stderr
 
 
-def test_an_api_key_in_place_of_a_user(secured: StackConfig, tmp_path: Path) -> None:
-    """An API key with the load user's role (made by the admin) loads Elasticsearch too,
-    and a revoked one is refused with the one line."""
-    with client(secured, "admin") as admin:
-        made = admin.post(
-            "/_security/api_key",
-            json={
-                "name": "slakit-test-load",
-                "role_descriptors": {"load": es_security.roles(secured)["slakit_load"]},
-            },
-        )
-        assert made.status_code == 200, made.text
-        key = made.json()
-    scenario = tmp_path / "search.yaml"
-    scenario.write_text(
-        "name: es-api-key\n"
-        "target: {elasticsearch: " + secured.es_url + ",\n"
-        "  elasticsearch_auth: {api_key_env: SLAKIT_TEST_ES_API_KEY,\n"
-        f"    ca_file: {es_security.ca_file(secured)}}}}}\n"
-        "workload: [{kind: es_search, weight: 1}]\n"
-        "load: {rate: {rps: 5, arrivals: constant, duration: 2s}}\n"
-        "slos: [{name: errors, sli: error_rate, aggregation: ratio, objective: '< 1%'}]\n"
-        "gate: {min_samples: 5}\n"
-    )
-    env = {"SLAKIT_TEST_ES_API_KEY": key["encoded"]}
-    out = tmp_path / "out"
-    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    report = json.loads(next(out.rglob("report.json")).read_text())
-    assert report["target"]["es_auth"]["credential"] == "api_key"
-    assert report["kinds"]["es_search"]["errors"] == 0
-    for path in out.rglob("*"):
-        if path.is_file():
-            assert key["api_key"] not in path.read_text(errors="replace"), path
-    with client(secured, "admin") as admin:
-        admin.request("DELETE", "/_security/api_key", json={"ids": [key["id"]]})
-    r = run_cli("run", "scenario", str(scenario), "--out", str(out), env=env)
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert r.returncode == 2 and len(lines) == 1 and AUTH_FAILED in lines[0], r.stderr
-
-
 @pytest.mark.parametrize("problem", ["wrong password", "bad CA"])
 def test_the_gateway_and_the_exporter_say_what_is_wrong(
     secured: StackConfig, tmp_path: Path, other_ca: Path, problem: str
