@@ -28,7 +28,9 @@ def slowest_requests(
 ) -> SlowestRequests:
     """The section for `samples` (the judged window's), traces read from `jaeger_url`."""
     ok = samples[samples["error"].isna() & (samples["trace_id"].fillna("") != "")]
-    by_ttft = ok[ok["ttft_s"].notna()].nlargest(n, "ttft_s")
+    # float: a window of requests without a first token (es_search, es_bulk) holds only
+    # None there, an object column nlargest refuses.
+    by_ttft = ok[ok["ttft_s"].notna()].astype({"ttft_s": float}).nlargest(n, "ttft_s")
     by_latency = ok.nlargest(n, "latency_s")
     chosen = pd.concat([by_ttft, by_latency])
     traces, note = _read(chosen["trace_id"].unique().tolist(), jaeger_url, ended)

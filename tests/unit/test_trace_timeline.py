@@ -125,3 +125,28 @@ def test_jaegers_otlp_json_is_read_with_hex_ids_and_typed_attributes():
     )  # fmt: skip
     assert span.attributes == {ATTR_QUEUE: 0.25, "gen_ai.usage.prompt_tokens": 12}
     assert span.events == {EVENT_FIRST_TOKEN: 3000}
+
+
+def test_a_window_without_first_tokens_still_has_its_slowest_requests() -> None:
+    """Only es_search / es_bulk requests: no sample has a TTFT (an object column of None),
+    and the report is still built, the slowest by latency listed."""
+    import pandas as pd
+
+    from slakit.traces.slowest import slowest_requests
+
+    samples = pd.DataFrame(
+        {
+            "error": [None, None],
+            "trace_id": ["a" * 32, "b" * 32],
+            "ttft_s": [None, None],
+            "latency_s": [0.1, 0.2],
+            "start": [1.0, 2.0],
+            "end": [1.1, 2.2],
+            "tokens_in": [None, None],
+            "tokens_out": [None, None],
+            "kind": ["es_search", "es_search"],
+        }
+    )
+    section = slowest_requests(samples, None, 3, 3.0)
+    assert section.by_ttft == []
+    assert [r.trace_id for r in section.by_latency] == ["b" * 32, "a" * 32]
