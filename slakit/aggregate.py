@@ -168,7 +168,7 @@ def build_report(run: Run, steps: list[Measured], finding: Finding) -> Report:
         limits=explain(head.slos, kinds, load, signals, points),
         alerts=_alerts(run.stack_cfg, started),
         faults=outcomes(read_faults([run.run_dir / m.step.dir for m in steps]), samples, started),
-        log_errors=error_lines(target.elasticsearch, started, ended),
+        log_errors=error_lines(target.elasticsearch, started, ended, target.es_auth),
         measurement=measurement,
         slowest=_slowest(run, samples, window, ended),
         scrape=scrape,

@@ -15,8 +15,10 @@ Who is who (`ACCOUNTS`; the privileges are `roles`):
 - `gateway` (`slakit_gateway`): read the corpus index; cluster `monitor` for `/ready`'s health.
 - `indexer` (`slakit_indexer`): create the corpus index and write it.
 - `es-exporter` (`slakit_monitor`): `monitor` and `view_index_metadata` on every index,
-  cluster `monitor`, and `read` on the corpus only (its canary and freshness queries).
-- `load` (`slakit_load`): the `es_search` / `es_bulk` kinds: read the corpus, write `slakit-bulk*`.
+  cluster `monitor`, and `read` on the corpus (its canary and freshness queries) and on
+  slakit's log streams (its count of log lines by level) only.
+- `load` (`slakit_load`): the `es_search` / `es_bulk` kinds: read the corpus, write
+  `slakit-bulk*`; and `read` on slakit's log streams, for the run report's ERROR lines.
 - `log-shipper` (`slakit_logs`): `create_doc` (and `auto_configure`, to create the stream
   on its first document) on `logs-*`, nothing else. For a shipper started by the stack:
   `credential(cfg, "log-shipper")` and `ca_file(cfg)`.
@@ -38,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from slakit.catalogue.defaults import LOG_INDEX_PATTERN
 from slakit.es_auth import EsAuth
 from slakit.stack.config import StackConfig
 
@@ -90,13 +93,13 @@ def roles(cfg: StackConfig) -> dict[str, dict]:
             "cluster": ["monitor"],
             "indices": [
                 {"names": ["*"], "privileges": ["monitor", "view_index_metadata"]},
-                {"names": [corpus], "privileges": ["read"]},
+                {"names": [corpus, LOG_INDEX_PATTERN], "privileges": ["read"]},
             ],
         },
         "slakit_load": {
             "cluster": ["monitor"],  # the reachability check's `_cluster/health`
             "indices": [
-                {"names": [corpus], "privileges": ["read"]},
+                {"names": [corpus, LOG_INDEX_PATTERN], "privileges": ["read"]},
                 {"names": [BULK_INDICES], "privileges": ["create_index", "write"]},
             ],
         },

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
+from slakit import es_auth
 from slakit.catalogue.defaults import (
     LOG_DATASETS,
     LOG_ERROR_LEVEL,
@@ -22,6 +23,7 @@ from slakit.catalogue.defaults import (
     LOG_LINES_QUERY,
     log_stream,
 )
+from slakit.es_auth import EsAuth
 from slakit.exporters.elasticsearch.count_queries import time_range
 from slakit.exporters.elasticsearch.settings import CountQuery
 from slakit.report.model import LogErrors, LogMessage
@@ -104,18 +106,18 @@ def install(es: Elasticsearch, logs: ShipperConfig) -> bool:
     return managed
 
 
-def error_lines(es_url: str | None, since: float, until: float) -> LogErrors:
-    """The ERROR lines logged from `since` to `until` (epoch seconds) in every log stream:
-    their count and most frequent messages, or why there are no logs to count."""
+def error_lines(
+    es_url: str | None, since: float, until: float, auth: EsAuth | None = None
+) -> LogErrors:
+    """The ERROR lines logged from `since` to `until` (epoch seconds) in every log stream,
+    read as `auth` (the run's credential): their count and most frequent messages, or why
+    there are no logs to count (a search of a pattern no index matches reads no shard)."""
     absent = LogErrors(index=LOG_INDEX_PATTERN)
     if es_url is None:
         return absent.model_copy(update={"absent": "the target has no Elasticsearch"})
-    es = Elasticsearch(es_url, request_timeout=10, max_retries=0)
+    options = auth.client_options(es_url) if auth else {}
+    es = Elasticsearch(es_url, request_timeout=10, max_retries=0, **options)
     try:
-        found = es.indices.resolve_index(name=LOG_INDEX_PATTERN)
-        if not found["data_streams"] and not found["indices"]:
-            why = f"no log was shipped into Elasticsearch (nothing matches {LOG_INDEX_PATTERN})"
-            return absent.model_copy(update={"absent": why})
         answer = es.search(
             index=LOG_INDEX_PATTERN,
             size=0,
@@ -131,10 +133,12 @@ def error_lines(es_url: str | None, since: float, until: float) -> LogErrors:
             aggs={"top": {"terms": {"field": "message.keyword", "size": TOP_MESSAGES}}},
         )
     except (ApiError, TransportError) as exc:
-        why = f"Elasticsearch did not answer the log query ({type(exc).__name__})"
-        return absent.model_copy(update={"absent": why})
+        return absent.model_copy(update={"absent": es_auth.problem("log query", es_url, exc)})
     finally:
         es.close()
+    if answer["_shards"]["total"] == 0:
+        why = f"no log was shipped into Elasticsearch (nothing matches {LOG_INDEX_PATTERN})"
+        return absent.model_copy(update={"absent": why})
     top = [
         LogMessage(message=b["key"], count=b["doc_count"])
         for b in answer["aggregations"]["top"]["buckets"]
