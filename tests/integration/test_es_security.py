@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 SHIFT = 850  # its own ports: clear of the session stack's and the other test stacks'
 LOG_STREAM = "logs-slakit.test-default"
+OTHER_LOG_STREAM = "logs-other.app-default"  # not slakit's: no part but the shipper's may touch it
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,9 @@ REFUSED = {
         ("DELETE", "/{corpus}", None),
     ],
     "es-exporter": [
-        ("GET", "/{logs}/_search", None),  # documents: only the corpus, for the canary
+        # Documents: only the corpus (its canary) and slakit's log streams (count queries).
+        ("GET", "/{other_logs}/_search", None),
+        ("POST", "/{logs}/_doc", {"message": "x"}),
         ("POST", "/{corpus}/_doc", {"text": "x"}),
         ("PUT", "/slakit-exporter-made", None),
     ],
@@ -153,7 +156,8 @@ REFUSED = {
     ],
     "load": [
         ("POST", "/{corpus}/_doc", {"text": "x"}),
-        ("GET", "/{logs}/_search", None),
+        ("GET", "/{other_logs}/_search", None),  # slakit's streams only, for ERROR lines
+        ("POST", "/{logs}/_doc", {"message": "x"}),
         ("DELETE", "/slakit-bulk", None),
     ],
     "log-shipper": [
@@ -170,10 +174,11 @@ REFUSED = {
 def test_each_credential_is_refused_what_its_part_must_not_do(
     secured: StackConfig, part: str
 ) -> None:
-    names = {"corpus": secured.corpus.index, "logs": LOG_STREAM}
-    with client(secured, "admin") as admin:  # the stream exists, so refusals are not 404s
+    names = {"corpus": secured.corpus.index, "logs": LOG_STREAM, "other_logs": OTHER_LOG_STREAM}
+    with client(secured, "admin") as admin:  # the streams exist, so refusals are not 404s
         now = datetime.datetime.now(datetime.UTC).isoformat()
-        admin.post(f"/{LOG_STREAM}/_doc", json={"@timestamp": now, "message": "x"})
+        for stream in (LOG_STREAM, OTHER_LOG_STREAM):
+            admin.post(f"/{stream}/_doc", json={"@timestamp": now, "message": "x"})
     with client(secured, part) as es:
         for method, path, body in REFUSED[part]:
             r = es.request(method, path.format(**names), json=body)
