@@ -108,7 +108,7 @@ def per_server(metric: str, *matchers: str) -> str:
     return f"sum by ({m.HAPROXY_SERVER_LABEL}) ({metric}{sel(POOL, *matchers)})"
 
 
-REPLICA_PANELS = (
+ENGINE_REPLICA_PANELS = (
     PanelDef(
         "Requests per replica",
         "reqps",
@@ -129,6 +129,10 @@ REPLICA_PANELS = (
             (per_replica(m.VLLM_NUM_REQUESTS_WAITING), f"{BY_REPLICA} waiting"),
         ),
     ),
+)
+"""Load per engine instance, from the engines' own series."""
+
+BALANCER_PANELS = (
     PanelDef(
         "Balancer sessions per replica",
         "short",
@@ -145,6 +149,9 @@ REPLICA_PANELS = (
         "or its circuit breaker took it out (EngineReplicaDown) or it was drained.",
     ),
 )
+"""HAProxy's view of the engines' pool: empty with one engine, where there is no balancer."""
+
+REPLICA_PANELS = (*ENGINE_REPLICA_PANELS, *BALANCER_PANELS)
 """Load per engine instance, in the vLLM dashboard and so in the report."""
 
 VLLM_DASHBOARD = DashboardDef(
