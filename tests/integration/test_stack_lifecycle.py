@@ -33,13 +33,13 @@ def test_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     cfg = stack_config(tmp_path / "state", engine="sim", shift=1000)
     pids = [p.pid for p in read_state(cfg)]
-    assert len(pids) == 10
+    assert len(pids) == 11
     status = run_cli("stack", "status", "--json", "--config", str(config))
     assert status.returncode == 0, status.stdout + status.stderr
     rows = json.loads(status.stdout)
     assert {r["part"] for r in rows} == {
         "elasticsearch", "sim", "webhook", "alertmanager", "gateway", "prometheus",
-        "gpu-exporter", "es-exporter", "inference-exporter", "shipper",
+        "gpu-exporter", "es-exporter", "inference-exporter", "shipper", "jaeger",
     }  # fmt: skip
     assert all(
         r["healthy"] and r["pid"] > 0 and r["url"].startswith("http://127.0.0.1:") for r in rows
