@@ -169,9 +169,12 @@ def test_a_clean_run_is_within_the_bound_and_passes(tmp_path: Path) -> None:
 def test_a_generator_stalled_by_a_cpu_hog_shows_the_stall_and_fails(tmp_path: Path) -> None:
     """The CLI and a real-time busy loop share one core: each spin stalls the generator
     for STALL_S while the engine, on the other core, answers on time. A token that
-    arrives during a spin is stamped when it ends: late by up to the stall."""
+    arrives during a spin is stamped when it ends: late by up to the stall. About one first
+    token in five lands in a spin, late by a uniform share of it: at 5 req/s (~8 such) the
+    largest was under 0.6 of the stall in one fresh-clone run (46.7 ms, odds ~2%); at
+    10 req/s (~16) the odds are ~0.03%."""
     with sim_engine("--ttft-ms", "100", "--token-delay-ms", "10") as url:
-        scenario, target = _scenario(tmp_path, url, load={"rate": {"rps": 5, "duration": "8s"}})
+        scenario, target = _scenario(tmp_path, url, load={"rate": {"rps": 10, "duration": "8s"}})
         hog = subprocess.Popen(
             [sys.executable, "-c", HOG, str(GENERATOR_CORE), str(STALL_S), str(HOG_REST_S)]
             + [str(HOG_LIMIT_S)],
