@@ -107,7 +107,7 @@ def rsyslog_config(cfg: StackConfig) -> str:
 
 
 def spec(cfg: StackConfig) -> PartSpec:
-    base = base_dir(cfg)
+    base = base_dir(cfg).resolve()  # rsyslogd changes to / before it writes its pid file
     (base / "work").mkdir(parents=True, exist_ok=True)
     config = base / "rsyslog.conf"
     config.write_text(rsyslog_config(cfg))
