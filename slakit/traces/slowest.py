@@ -77,7 +77,8 @@ def _read(
     if not jaeger_url:
         why = "no timeline: the target names no trace backend (`jaeger:`)"
         return dict.fromkeys(trace_ids, why), why
-    time.sleep(max(0.0, ended + SETTLE_S - time.time()))
+    # Never longer than SETTLE_S, should the wall clock have stepped back since `ended`.
+    time.sleep(min(SETTLE_S, max(0.0, ended + SETTLE_S - time.time())))
     out: dict[str, list[Span] | str] = {}
     with httpx.Client() as client:
         for trace_id in trace_ids:
